@@ -1,0 +1,4 @@
+import { bootstrapApp } from '@app/common';
+import { ProductServiceModule } from './product-service.module';
+
+void bootstrapApp(ProductServiceModule);

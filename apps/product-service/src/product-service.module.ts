@@ -1,0 +1,22 @@
+import { CommonHttpModule, serverConfig, ServiceHealthModule } from '@app/common';
+import { DatabaseModule } from '@app/database';
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { CreateProducts1764140000000 } from './migrations/1764140000000-create-products';
+import { ProductsModule } from './products/products.module';
+import { seedProducts } from './products/products.seed';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ ignoreEnvFile: true, load: [serverConfig(3001)] }),
+    CommonHttpModule.forRoot({ service: 'product-service' }),
+    DatabaseModule.forRoot({
+      defaultFile: 'products.db',
+      migrations: [CreateProducts1764140000000],
+      seed: seedProducts,
+    }),
+    ServiceHealthModule,
+    ProductsModule,
+  ],
+})
+export class ProductServiceModule {}

@@ -1,0 +1,103 @@
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { ProductServiceModule } from '../src/product-service.module';
+
+describe('product-service (e2e)', () => {
+  let app: INestApplication;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'products-e2e-'));
+    process.env.DATABASE_PATH = join(dir, 'products.db');
+    const moduleRef = await Test.createTestingModule({ imports: [ProductServiceModule] }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  });
+
+  afterAll(async () => {
+    await app.close();
+    delete process.env.DATABASE_PATH;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should seed the catalogue on first start', async () => {
+    const res = await request(app.getHttpServer()).get('/').expect(200);
+    expect(res.body.total).toBeGreaterThanOrEqual(4);
+    expect(res.body.items[1]).toEqual({ id: 2, name: 'USB-C cable', price: '0.10' });
+  });
+
+  it('should paginate with limit and offset', async () => {
+    const res = await request(app.getHttpServer()).get('/?limit=2&offset=1').expect(200);
+    expect(res.body).toMatchObject({ limit: 2, offset: 1 });
+    expect(res.body.items.map((p: { id: number }) => p.id)).toEqual([2, 3]);
+  });
+
+  it('should keep money exact: a price of 0.1 + 0.2 reads back as 0.30', async () => {
+    const created = await request(app.getHttpServer())
+      .post('/')
+      .send({ name: 'Sum', price: '0.30' })
+      .expect(201);
+    expect(created.body.price).toBe('0.30');
+    const fromNumber = await request(app.getHttpServer())
+      .post('/')
+      .send({ name: 'Tenth', price: 0.1 })
+      .expect(201);
+    expect(fromNumber.body.price).toBe('0.10');
+  });
+
+  it('should create, read, update and delete a product', async () => {
+    const server = app.getHttpServer();
+    const created = await request(server)
+      .post('/')
+      .send({ name: 'Mouse', price: '19.99' })
+      .expect(201);
+    const id = created.body.id as number;
+    await request(server).get(`/${id}`).expect(200, { id, name: 'Mouse', price: '19.99' });
+    await request(server).patch(`/${id}`).send({ price: '17.5' }).expect(200, {
+      id,
+      name: 'Mouse',
+      price: '17.50',
+    });
+    await request(server).delete(`/${id}`).expect(204);
+    await request(server).get(`/${id}`).expect(404);
+  });
+
+  it.each([
+    [{ name: 'x', price: '1.234' }, /price must be a non-negative decimal/],
+    [{ name: 'x', price: '-1' }, /price must be/],
+    [{ name: 'x', price: 1e21 }, /price must be/],
+    [{ price: '1.00' }, /name/],
+    [{ name: 'x', price: '1', extra: true }, /property extra should not exist/],
+  ])('should refuse %j with 400 naming the field', async (body, message) => {
+    const res = await request(app.getHttpServer()).post('/').send(body).expect(400);
+    expect(res.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+    expect(res.body.message).toMatch(message);
+    expect(res.body.requestId).toEqual(expect.any(String));
+  });
+
+  it('should answer 400 naming the id for a malformed id and 404 for an unknown one', async () => {
+    const bad = await request(app.getHttpServer()).get('/abc').expect(400);
+    expect(bad.body.message).toBe('id must be a positive integer');
+    const missing = await request(app.getHttpServer())
+      .get('/987654')
+      .set('X-Request-Id', 'trace-42')
+      .expect(404);
+    expect(missing.body).toEqual({
+      statusCode: 404,
+      error: 'Not Found',
+      message: 'product 987654 not found',
+      requestId: 'trace-42',
+    });
+    expect(missing.headers['x-request-id']).toBe('trace-42');
+  });
+
+  it('should answer liveness and readiness with the database checked', async () => {
+    await request(app.getHttpServer()).get('/health/live').expect(200);
+    const ready = await request(app.getHttpServer()).get('/health/ready').expect(200);
+    expect(ready.body.details.database.status).toBe('up');
+  });
+});

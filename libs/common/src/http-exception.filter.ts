@@ -1,0 +1,76 @@
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Inject,
+} from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { STATUS_CODES } from 'node:http';
+import type { Logger as PinoLogger } from 'pino';
+import type { ErrorBody } from '@app/contracts';
+import { APP_PINO } from './request-context.middleware';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
+
+/** Every error leaves as `{ statusCode, error, message, requestId }`; unexpected ones are logged with their stack. */
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  constructor(@Inject(APP_PINO) private readonly logger: PinoLogger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<Response>();
+    // Body-parser errors arrive before the request-context middleware has run.
+    const requestId = req.requestId ?? requestIdOf(req);
+    const body = this.toBody(exception, requestId);
+    if (body.statusCode >= 500) {
+      this.logger.error({ err: exception, requestId: body.requestId }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    res.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown, requestId: string): ErrorBody {
+    if (exception instanceof HttpException) {
+      const statusCode = exception.getStatus();
+      const response = exception.getResponse();
+      let message: string = exception.message;
+      let error: string = STATUS_CODES[statusCode] ?? 'Error';
+      if (typeof response === 'object' && response !== null) {
+        const r = response as { message?: unknown; error?: unknown };
+        if (Array.isArray(r.message)) message = r.message.map(String).join('; ');
+        else if (typeof r.message === 'string') message = r.message;
+        if (typeof r.error === 'string') error = r.error;
+      } else if (typeof response === 'string') {
+        message = response;
+      }
+      return { statusCode, error, message, requestId };
+    }
+    if (isBodyParserError(exception)) {
+      return {
+        statusCode: exception.status,
+        error: STATUS_CODES[exception.status] ?? 'Error',
+        message:
+          exception.type === 'entity.parse.failed' ? 'body is not valid JSON' : exception.message,
+        requestId,
+      };
+    }
+    const statusCode = HttpStatus.INTERNAL_SERVER_ERROR;
+    return { statusCode, error: 'Internal Server Error', message: 'internal error', requestId };
+  }
+}
+
+function isBodyParserError(e: unknown): e is { status: number; type: string; message: string } {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as { status?: unknown }).status === 'number' &&
+    typeof (e as { type?: unknown }).type === 'string'
+  );
+}

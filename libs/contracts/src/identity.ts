@@ -1,0 +1,15 @@
+/** Headers the gateway sets from a verified token; a client-sent copy is always dropped. */
+export const IDENTITY_HEADERS = {
+  userId: 'x-user-id',
+  email: 'x-user-email',
+  roles: 'x-user-roles',
+} as const;
+
+export const ADMIN_ROLE = 'admin';
+
+/** The caller as the gateway vouches for it. `roles` travels comma-separated. */
+export interface Identity {
+  userId: number;
+  email?: string;
+  roles: string[];
+}

@@ -1,0 +1,47 @@
+import { registerAs } from '@nestjs/config';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsOptional, IsString, Matches } from 'class-validator';
+import { validateEnv } from '@app/common';
+
+class DatabaseEnv {
+  @IsOptional()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL?: string = undefined;
+
+  @IsOptional()
+  @IsString()
+  DATABASE_PATH?: string = undefined;
+
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) =>
+    value === 'true' ? true : value === 'false' ? false : value,
+  )
+  @IsBoolean({ message: 'SEED_DATA must be true or false' })
+  SEED_DATA?: boolean = undefined;
+
+  @IsOptional()
+  @IsString()
+  NODE_ENV?: string = undefined;
+}
+
+export interface DatabaseConfig {
+  url?: string;
+  path?: string;
+  /** Whether to insert the development seed rows into an empty database. */
+  seed: boolean;
+}
+
+export const DATABASE_CONFIG = 'database';
+
+/**
+ * `DATABASE_URL` (PostgreSQL) wins over `DATABASE_PATH` (SQLite file); neither means the service's
+ * default file. Seed rows are on by default except in production.
+ */
+export const databaseConfig = registerAs(DATABASE_CONFIG, (): DatabaseConfig => {
+  const env = validateEnv(DatabaseEnv);
+  return {
+    url: env.DATABASE_URL,
+    path: env.DATABASE_PATH,
+    seed: env.SEED_DATA ?? env.NODE_ENV !== 'production',
+  };
+});

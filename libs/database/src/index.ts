@@ -1,0 +1,3 @@
+export * from './database.config';
+export * from './database.module';
+export * from './migrations';
