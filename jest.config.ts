@@ -14,6 +14,7 @@ const shared = {
 } satisfies Config;
 
 const config: Config = {
+  testTimeout: 60_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/src/**/*.spec.ts'] },
     {

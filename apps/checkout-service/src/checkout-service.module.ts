@@ -1,0 +1,21 @@
+import { CommonHttpModule, serverConfig, ServiceHealthModule } from '@app/common';
+import { DatabaseModule } from '@app/database';
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { CreateOrders1764160000000 } from './migrations/1764160000000-create-orders';
+import { CreateIdempotencyKeys1764160000001 } from './migrations/1764160000001-create-idempotency-keys';
+import { OrdersModule } from './orders/orders.module';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ ignoreEnvFile: true, load: [serverConfig(3005)] }),
+    CommonHttpModule.forRoot({ service: 'checkout-service' }),
+    DatabaseModule.forRoot({
+      defaultFile: 'orders.db',
+      migrations: [CreateOrders1764160000000, CreateIdempotencyKeys1764160000001],
+    }),
+    ServiceHealthModule,
+    OrdersModule,
+  ],
+})
+export class CheckoutServiceModule {}

@@ -1,0 +1,4 @@
+import { bootstrapApp } from '@app/common';
+import { CheckoutServiceModule } from './checkout-service.module';
+
+void bootstrapApp(CheckoutServiceModule);

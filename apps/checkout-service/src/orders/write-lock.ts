@@ -1,0 +1,32 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * better-sqlite3 gives TypeORM one connection for the whole process, so a statement sent while
+ * another request's transaction is open runs inside it (and a second transaction nests as a
+ * savepoint). On SQLite the writes of this service queue here, one at a time, which SQLite
+ * imposes anyway; on PostgreSQL every transaction has its own pooled connection and this is a
+ * pass-through.
+ */
+@Injectable()
+export class WriteLock {
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly serial: boolean;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.serial = dataSource.options.type !== 'postgres';
+  }
+
+  /** Runs `work` alone among the writes of this process (on SQLite). Never call it from inside `work`. */
+  run<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.serial) return work();
+    const result = this.tail.then(work);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** One database transaction, alone among the writes of this process (on SQLite). */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.run(() => this.dataSource.transaction(work));
+  }
+}

@@ -1,0 +1,102 @@
+import { VerifyCredentialsDto } from '@app/contracts';
+import {
+  Body,
+  Controller,
+  Get,
+  Header,
+  HttpCode,
+  HttpStatus,
+  HttpException,
+  Post,
+  Req,
+  Res,
+  ServiceUnavailableException,
+  UnauthorizedException,
+  UseGuards,
+} from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { AuthService, TokenResponse } from './auth.service';
+import { CurrentPrincipal, JwtAuthGuard } from './jwt-auth.guard';
+import { AccessClaims, Principal } from './principal';
+import { TokenStoreUnavailableError } from './token-store/token-store';
+
+export class LoginDto extends VerifyCredentialsDto {}
+
+/** `/api/auth/**`: served by the gateway itself, never proxied. */
+@ApiTags('auth')
+@Controller('api/auth')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('login')
+  @HttpCode(HttpStatus.OK)
+  @Header('Cache-Control', 'no-store')
+  async login(
+    @Body() dto: LoginDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<TokenResponse> {
+    const result = await this.auth.login(
+      dto.email,
+      dto.password,
+      clientAddress(req),
+      req.requestId,
+    );
+    switch (result.kind) {
+      case 'ok':
+        return result.token;
+      case 'invalid':
+        // The same answer for an unknown email and a wrong password.
+        throw new UnauthorizedException('invalid email or password');
+      case 'limited':
+        res.setHeader('Retry-After', String(result.retryAfterSeconds));
+        throw new HttpException(
+          'too many login attempts, try again later',
+          HttpStatus.TOO_MANY_REQUESTS,
+        );
+      case 'unavailable':
+        throw new ServiceUnavailableException(result.message);
+    }
+  }
+
+  @Post('logout')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @UseGuards(JwtAuthGuard)
+  @ApiBearerAuth()
+  async logout(@CurrentPrincipal() principal: Principal): Promise<void> {
+    await storeCall(() => this.auth.logout(principal));
+  }
+
+  @Post('logout-all')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @UseGuards(JwtAuthGuard)
+  @ApiBearerAuth()
+  async logoutAll(@CurrentPrincipal() principal: Principal): Promise<void> {
+    await storeCall(() => this.auth.logoutAll(principal));
+  }
+
+  @Get('me')
+  @UseGuards(JwtAuthGuard)
+  @ApiBearerAuth()
+  me(@CurrentPrincipal() principal: Principal): AccessClaims {
+    return principal.claims;
+  }
+}
+
+/** The socket's address: a forwarded-for header is the client's to write, so limits never read it. */
+function clientAddress(req: Request): string {
+  const address = req.socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+}
+
+async function storeCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof TokenStoreUnavailableError) {
+      throw new ServiceUnavailableException('authentication is temporarily unavailable');
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,26 @@
+import { CommonHttpModule, serverConfig } from '@app/common';
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { GatewayAuthModule } from './auth/gateway-auth.module';
+import { gatewaySettings } from './gateway.config';
+import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { ProxyModule } from './proxy/proxy.module';
+import { RoutingModule } from './routing/routing.module';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({
+      isGlobal: true,
+      ignoreEnvFile: true,
+      load: [serverConfig(8080), gatewaySettings],
+    }),
+    CommonHttpModule.forRoot({ service: 'gateway' }),
+    RoutingModule,
+    MetricsModule,
+    GatewayAuthModule,
+    ProxyModule,
+    HealthModule,
+  ],
+})
+export class GatewayModule {}

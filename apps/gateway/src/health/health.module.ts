@@ -1,0 +1,20 @@
+import { DrainingHealthIndicator } from '@app/common';
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { GatewayAuthModule } from '../auth/gateway-auth.module';
+import { ProxyModule } from '../proxy/proxy.module';
+import { RoutingModule } from '../routing/routing.module';
+import { HealthController } from './health.controller';
+import { UpstreamsHealthIndicator } from './upstreams.health';
+
+@Module({
+  imports: [
+    TerminusModule.forRoot({ logger: false }),
+    RoutingModule,
+    ProxyModule,
+    GatewayAuthModule,
+  ],
+  controllers: [HealthController],
+  providers: [DrainingHealthIndicator, UpstreamsHealthIndicator],
+})
+export class HealthModule {}

@@ -1,0 +1,4 @@
+import { bootstrapApp } from '@app/common';
+import { GatewayModule } from './gateway.module';
+
+void bootstrapApp(GatewayModule);

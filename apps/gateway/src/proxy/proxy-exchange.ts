@@ -1,0 +1,438 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { RouteMatch } from '../routing/route-table';
+import type { AccessLog } from './access-log';
+import { sendError } from './error-response';
+import { clientResponseHeaders } from './forwarded-headers';
+import { RequestBodyStream } from './request-body';
+import type { UpstreamHealth } from './upstream-health';
+import type { ServiceUpstreams } from './upstream-registry';
+import type { TargetPick } from './upstream-target';
+
+/** Why an attempt failed; decides whether another may follow and the final status (504 for `timeout`). */
+type FailureKind = 'connect' | 'timeout' | 'reset' | 'status';
+
+/** The request left before its response ended; logged and counted with nginx's 499. */
+const CLIENT_CLOSED = 499;
+
+class AttemptTimeoutError extends Error {
+  override readonly name = 'AttemptTimeoutError';
+}
+
+class AttemptAbandonedError extends Error {
+  override readonly name = 'AttemptAbandonedError';
+}
+
+/** The collaborators an exchange reports to, shared by every request. */
+export interface ExchangeContext {
+  readonly health: UpstreamHealth;
+  readonly accessLog: AccessLog;
+  readonly logger: Logger;
+}
+
+/** What the proxy handler decided before the first attempt. */
+export interface ExchangeRequest {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly upstreams: ServiceUpstreams;
+  readonly route: RouteMatch;
+  /** Path and query sent upstream: the canonical path without the base path, the raw query. */
+  readonly upstreamPath: string;
+  readonly headers: string[];
+  readonly requestId: string;
+  readonly started: number;
+  /** May go again after its bytes could have reached an upstream (idempotent, or keyed POST/PATCH). */
+  readonly replaySafe: boolean;
+}
+
+/**
+ * One client request on the proxy path, from its first attempt to the end of its response:
+ * attempts on the balancer's targets under the per-try timeout, retries with backoff where the
+ * retry policy allows, the response streamed back, and the outcome reported to health, metrics
+ * and the access log exactly once.
+ */
+export class ProxyExchange {
+  private attempts = 0;
+  /** Bit `i` set: target `i` of the service has had an attempt. */
+  private tried = 0;
+  private current: UpstreamAttempt | null = null;
+  private lastPick: TargetPick | null = null;
+  private lastFailure: FailureKind | null = null;
+  private backoff: NodeJS.Timeout | null = null;
+  /** Bytes kept for replay, or `null`. */
+  private body: Buffer | null = null;
+  /**
+   * A body that streams from the client: `direct` (declared length, which Node enforces) is sent
+   * as the client's own stream; `counted` (chunked) goes through a stream per attempt that holds
+   * it to `streamLimit`.
+   */
+  private streamed: 'no' | 'direct' | 'counted' = 'no';
+  private streamLimit = -1;
+  /** An attempt consumed or destroyed the client's body stream: no other attempt can follow. */
+  private bodySpent = false;
+  private responseStatus = 0;
+  private finished = false;
+
+  constructor(
+    private readonly context: ExchangeContext,
+    private readonly request: ExchangeRequest,
+  ) {
+    request.res.once('close', this.onClientClose);
+  }
+
+  /** Sends a request without a body, or with bytes kept for replay. */
+  send(body: Buffer | null): void {
+    this.body = body;
+    this.next();
+  }
+
+  /** Sends a request whose body streams from the client; `limit` < 0 when its length is declared. */
+  stream(limit: number): void {
+    this.streamed = limit < 0 ? 'direct' : 'counted';
+    this.streamLimit = limit;
+    this.next();
+  }
+
+  /** The handler answered the request itself (a CORS preflight). */
+  answered(status: number): void {
+    this.finish(status);
+  }
+
+  /** Ends the exchange with a gateway error before any upstream answered. */
+  fail(status: number, message: string, extraHeaders?: Record<string, string>): void {
+    if (this.finished) return;
+    const { res, requestId, upstreams, req } = this.request;
+    const headers = { ...extraHeaders };
+    upstreams.cors?.decorate(headers, req.headers.origin);
+    sendError(res, status, message, requestId, headers);
+    this.finish(status);
+  }
+
+  private next(): void {
+    if (this.finished) return;
+    const { upstreams } = this.request;
+    const pick = upstreams.balancer.pick(this.tried);
+    if (pick === null) {
+      if (this.attempts === 0) {
+        this.fail(503, `${upstreams.name} has no healthy target`);
+      } else {
+        this.giveUp();
+      }
+      return;
+    }
+    this.attempts += 1;
+    this.tried |= 1 << pick.target.index;
+    this.lastPick = pick;
+    const counted = this.streamed === 'counted' ? new RequestBodyStream(this.streamLimit) : null;
+    const body = this.streamed === 'direct' ? this.request.req : (counted ?? this.body);
+    const attempt = new UpstreamAttempt(this, pick, counted, this.streamed === 'direct');
+    this.current = attempt;
+    attempt.timer = setTimeout(onAttemptTimeout, upstreams.config.timeouts.perTryMs, this, attempt);
+    const { req, upstreamPath, headers } = this.request;
+    pick.target.pool.dispatch(
+      {
+        path: upstreamPath,
+        method: req.method as Dispatcher.HttpMethod,
+        headers,
+        body,
+      },
+      attempt,
+    );
+  }
+
+  /** The attempt is on a connection and its request is about to be written. */
+  attemptStarted(attempt: UpstreamAttempt): void {
+    if (attempt.countedBody) this.request.req.pipe(attempt.countedBody);
+  }
+
+  /** undici destroys the body of an aborted attempt; with the client's stream as body, that ends the exchange. */
+  clientBodySpent(): void {
+    this.bodySpent = true;
+  }
+
+  attemptResponded(
+    attempt: UpstreamAttempt,
+    status: number,
+    headers: IncomingHttpHeaders,
+    statusMessage: string | undefined,
+  ): void {
+    clearTimeout(attempt.timer);
+    const { upstreams, replaySafe, res, requestId, req } = this.request;
+    if (
+      (status === 502 || status === 503 || status === 504) &&
+      replaySafe &&
+      this.attempts < upstreams.retry.maxAttempts
+    ) {
+      // Read and drop it so the connection stays reusable, then try elsewhere.
+      attempt.discard = true;
+      return;
+    }
+    this.responseStatus = status;
+    const out = clientResponseHeaders(headers, requestId);
+    upstreams.cors?.decorate(out, req.headers.origin);
+    if (statusMessage) res.writeHead(status, statusMessage, out);
+    else res.writeHead(status, out);
+  }
+
+  attemptData(
+    attempt: UpstreamAttempt,
+    controller: Dispatcher.DispatchController,
+    chunk: Buffer,
+  ): void {
+    if (!this.request.res.write(chunk)) {
+      controller.pause();
+      this.request.res.once('drain', attempt.resumer());
+    }
+  }
+
+  attemptEnded(attempt: UpstreamAttempt): void {
+    this.current = null;
+    if (attempt.discard) {
+      this.attemptFailed(attempt, 'status', true);
+      return;
+    }
+    this.request.res.end();
+    const status = this.responseStatus;
+    if (status === 502 || status === 503 || status === 504)
+      this.context.health.failed(attempt.pick);
+    else this.context.health.succeeded(attempt.pick);
+    this.finish(status);
+  }
+
+  attemptErrored(attempt: UpstreamAttempt, err: Error): void {
+    clearTimeout(attempt.timer);
+    this.current = null;
+    if (attempt.countedBody?.exceeded) {
+      this.context.health.released(attempt.pick);
+      const limit = this.request.upstreams.config.bodyLimitBytes;
+      this.fail(413, `request body exceeds ${limit} bytes`, { connection: 'close' });
+      return;
+    }
+    if (this.request.res.headersSent) {
+      // The response was already on its way: the client can only learn of it by a cut connection.
+      this.context.health.failed(attempt.pick);
+      this.request.res.destroy(err);
+      this.finish(this.responseStatus);
+      return;
+    }
+    const timedOut =
+      attempt.timedOut ||
+      (err as { code?: string }).code === 'UND_ERR_CONNECT_TIMEOUT' ||
+      (err as { code?: string }).code === 'UND_ERR_HEADERS_TIMEOUT';
+    const kind: FailureKind = timedOut ? 'timeout' : attempt.started ? 'reset' : 'connect';
+    this.attemptFailed(attempt, kind, attempt.started);
+  }
+
+  private attemptFailed(attempt: UpstreamAttempt, kind: FailureKind, bytesSent: boolean): void {
+    this.context.health.failed(attempt.pick);
+    this.lastFailure = kind;
+    if (this.finished) return;
+    const { retry, metrics } = this.request.upstreams;
+    if (this.bodySpent || !retry.shouldRetry(this.attempts, bytesSent, this.request.replaySafe)) {
+      this.giveUp();
+      return;
+    }
+    metrics.retries.inc();
+    this.backoff = setTimeout(retryNow, retry.backoffMs(this.attempts), this);
+  }
+
+  /** The backoff is over: the next attempt. */
+  afterBackoff(): void {
+    this.backoff = null;
+    try {
+      this.next();
+    } catch (err) {
+      this.crash(err);
+    }
+  }
+
+  /** A bug on the proxy path: answer 500 if still possible, log it, keep the process serving. */
+  crash(err: unknown): void {
+    this.context.logger.error({ err, requestId: this.request.requestId }, 'proxy failure');
+    const attempt = this.current;
+    this.current = null;
+    if (attempt) {
+      attempt.abandoned = true;
+      clearTimeout(attempt.timer);
+      this.context.health.released(attempt.pick);
+      attempt.controller?.abort(new AttemptAbandonedError('proxy failure'));
+    }
+    this.fail(500, 'internal error');
+  }
+
+  /** The per-try timer of `attempt` fired. */
+  attemptTimedOut(attempt: UpstreamAttempt): void {
+    if (attempt !== this.current) return;
+    attempt.timedOut = true;
+    if (attempt.controller) {
+      attempt.controller.abort(new AttemptTimeoutError('per-try timeout'));
+      return;
+    }
+    // Still connecting with the client's own stream as body: aborting would destroy that stream,
+    // so this attempt runs on until its connect fails (retry) or it starts (aborted, then 504).
+    if (attempt.sendsClientStream) return;
+    // Still connecting: give up on it now; if it ever reaches a socket it is aborted unsent.
+    attempt.abandoned = true;
+    this.current = null;
+    this.attemptFailed(attempt, 'timeout', false);
+  }
+
+  private giveUp(): void {
+    const name = this.request.upstreams.name;
+    // A request body left unread on the connection would be taken for the next request.
+    const close = this.bodySpent ? { connection: 'close' } : undefined;
+    if (this.lastFailure === 'timeout') {
+      this.fail(504, `${name} did not answer in time`, close);
+    } else {
+      this.fail(502, `${name} failed to answer`, close);
+    }
+  }
+
+  private readonly onClientClose = (): void => {
+    try {
+      this.clientClosed();
+    } catch (err) {
+      this.context.logger.error({ err, requestId: this.request.requestId }, 'proxy failure');
+    }
+  };
+
+  private clientClosed(): void {
+    if (this.finished) return;
+    if (this.backoff) clearTimeout(this.backoff);
+    const attempt = this.current;
+    if (attempt) {
+      clearTimeout(attempt.timer);
+      attempt.abandoned = true;
+      this.current = null;
+      this.context.health.released(attempt.pick);
+      attempt.controller?.abort(new AttemptAbandonedError('client closed the connection'));
+    }
+    this.finish(CLIENT_CLOSED);
+  }
+
+  private finish(status: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    const { upstreams, started, req, route, requestId } = this.request;
+    const latencyMs = performance.now() - started;
+    upstreams.metrics.record(status, latencyMs / 1000);
+    if (this.context.accessLog.enabled) {
+      this.context.accessLog.write({
+        requestId,
+        method: req.method,
+        path: upstreams.config.basePath + (route.path === '/' ? '' : route.path),
+        status,
+        latencyMs: Math.round(latencyMs * 1000) / 1000,
+        upstream: upstreams.name,
+        target: this.lastPick?.target.origin ?? null,
+        attempts: this.attempts,
+      });
+    }
+  }
+}
+
+// Timer callbacks take their objects as arguments, so that a request allocates no closures for them.
+function onAttemptTimeout(exchange: ProxyExchange, attempt: UpstreamAttempt): void {
+  try {
+    exchange.attemptTimedOut(attempt);
+  } catch (err) {
+    exchange.crash(err);
+  }
+}
+
+function retryNow(exchange: ProxyExchange): void {
+  exchange.afterBackoff();
+}
+
+/** One try on one target; undici calls it back. Once abandoned, every later callback is ignored. */
+class UpstreamAttempt implements Dispatcher.DispatchHandler {
+  controller: Dispatcher.DispatchController | null = null;
+  timer: NodeJS.Timeout | undefined;
+  /** The request is on a connection: from here on its bytes may reach the upstream. */
+  started = false;
+  timedOut = false;
+  abandoned = false;
+  /** A retryable 502/503/504 whose body is read and dropped. */
+  discard = false;
+
+  constructor(
+    private readonly exchange: ProxyExchange,
+    readonly pick: TargetPick,
+    /** This attempt's own stream for a chunked body, piped from the client once the attempt starts. */
+    readonly countedBody: RequestBodyStream | null,
+    /** The body is the client's request stream itself. */
+    readonly sendsClientStream: boolean,
+  ) {}
+
+  private onDrain?: () => void;
+
+  /** Resumes the upstream response once the client has drained (one function per attempt, made on first need). */
+  resumer(): () => void {
+    return (this.onDrain ??= () => this.controller?.resume());
+  }
+
+  // Each callback catches its own errors: one thrown into undici would surface as a pool 'error'.
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.abandoned) {
+      controller.abort(new AttemptAbandonedError('attempt abandoned before it was sent'));
+      return;
+    }
+    this.controller = controller;
+    if (this.timedOut) {
+      // Only an attempt sending the client's stream outlives its timeout this far; see onAttemptTimeout.
+      this.exchange.clientBodySpent();
+      controller.abort(new AttemptTimeoutError('per-try timeout before the request was sent'));
+      return;
+    }
+    this.started = true;
+    try {
+      this.exchange.attemptStarted(this);
+    } catch (err) {
+      this.exchange.crash(err);
+    }
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    if (this.abandoned) return;
+    try {
+      this.exchange.attemptResponded(this, statusCode, headers, statusMessage);
+    } catch (err) {
+      this.exchange.crash(err);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.abandoned || this.discard) return;
+    try {
+      this.exchange.attemptData(this, controller, chunk);
+    } catch (err) {
+      this.exchange.crash(err);
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    try {
+      this.exchange.attemptEnded(this);
+    } catch (err) {
+      this.exchange.crash(err);
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    try {
+      this.exchange.attemptErrored(this, error);
+    } catch (err) {
+      this.exchange.crash(err);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import { Module } from '@nestjs/common';
+import { GatewayAuthModule } from '../auth/gateway-auth.module';
+import { MetricsModule } from '../metrics/metrics.module';
+import { RoutingModule } from '../routing/routing.module';
+import { AccessLog } from './access-log';
+import { ProxyHandler } from './proxy-handler';
+import { ProxyMount } from './proxy-mount';
+import { BACKOFF_RANDOM } from './proxy.tokens';
+import { UpstreamHealth } from './upstream-health';
+import { UpstreamRegistry } from './upstream-registry';
+
+/** The proxy path: mounted ahead of Express, built from the providers below. */
+@Module({
+  imports: [RoutingModule, MetricsModule, GatewayAuthModule],
+  providers: [
+    { provide: BACKOFF_RANDOM, useValue: Math.random },
+    UpstreamRegistry,
+    UpstreamHealth,
+    AccessLog,
+    ProxyHandler,
+    ProxyMount,
+  ],
+  exports: [UpstreamRegistry, UpstreamHealth, ProxyHandler],
+})
+export class ProxyModule {}

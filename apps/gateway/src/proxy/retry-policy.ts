@@ -1,0 +1,40 @@
+import type { RetryConfig } from '../routing/gateway-config';
+
+/** Methods whose repetition has the same effect as one request (RFC 9110 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+/** Made safe to repeat by an `Idempotency-Key` the service honours. */
+const KEYED = new Set(['POST', 'PATCH']);
+
+/**
+ * When a failed attempt may be sent again, and how long to wait first.
+ * A request whose bytes never left the gateway may always go to another target. Once bytes may
+ * have reached an upstream, only a replay-safe request is sent again.
+ */
+export class RetryPolicy {
+  constructor(
+    private readonly config: RetryConfig,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  get maxAttempts(): number {
+    return this.config.attempts;
+  }
+
+  /** Safe to send again after a timeout, a reset or a 502/503/504 from an upstream. */
+  isReplaySafe(method: string, hasIdempotencyKey: boolean): boolean {
+    return IDEMPOTENT.has(method) || (hasIdempotencyKey && KEYED.has(method));
+  }
+
+  shouldRetry(attemptsMade: number, bytesMayHaveBeenSent: boolean, replaySafe: boolean): boolean {
+    return attemptsMade < this.config.attempts && (!bytesMayHaveBeenSent || replaySafe);
+  }
+
+  /** Full jitter: uniform in [0, min(max, base * 2^(n-1))] before attempt n + 1. */
+  backoffMs(attemptsMade: number): number {
+    const ceiling = Math.min(
+      this.config.backoffMaxMs,
+      this.config.backoffBaseMs * 2 ** Math.min(attemptsMade - 1, 30),
+    );
+    return Math.floor(this.random() * ceiling);
+  }
+}

@@ -1,0 +1,96 @@
+import { TargetHealth } from './target-health';
+
+describe('TargetHealth', () => {
+  let now = 1_000;
+  const policy = { failures: 3, cooldownMs: 100, maxCooldownMs: 350 };
+  const make = () => new TargetHealth(policy, () => now);
+  beforeEach(() => (now = 1_000));
+
+  it('should eject after the configured consecutive failures only', () => {
+    const health = make();
+    expect(health.failed(false)).toBe(false);
+    expect(health.failed(false)).toBe(false);
+    health.succeeded(false);
+    expect(health.failed(false)).toBe(false);
+    expect(health.failed(false)).toBe(false);
+    expect(health.failed(false)).toBe(true);
+    expect(health.healthy).toBe(false);
+    expect(health.availability()).toBe('unavailable');
+  });
+
+  it('should offer exactly one trial once the cooldown is over', () => {
+    const health = make();
+    for (let i = 0; i < 3; i++) health.failed(false);
+    now += 99;
+    expect(health.availability()).toBe('unavailable');
+    now += 1;
+    expect(health.availability()).toBe('trial');
+    health.beginTrial();
+    expect(health.availability()).toBe('unavailable');
+    expect(health.succeeded(true)).toBe(true);
+    expect(health.availability()).toBe('ready');
+    expect(health.healthy).toBe(true);
+  });
+
+  it('should eject again for twice as long when the trial fails, up to the cap', () => {
+    const health = make();
+    for (let i = 0; i < 3; i++) health.failed(false);
+    const cooldowns: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      const from = now;
+      while (health.availability() !== 'trial') now += 1;
+      cooldowns.push(now - from);
+      health.beginTrial();
+      expect(health.failed(true)).toBe(true);
+    }
+    expect(cooldowns).toEqual([100, 200, 350, 350]);
+  });
+
+  it('should start the cooldown over from the base after a successful trial', () => {
+    const health = make();
+    for (let i = 0; i < 3; i++) health.failed(false);
+    now += 100;
+    health.beginTrial();
+    health.failed(true);
+    now += 200;
+    health.beginTrial();
+    health.succeeded(true);
+    for (let i = 0; i < 3; i++) health.failed(false);
+    now += 100;
+    expect(health.availability()).toBe('trial');
+  });
+
+  it('should not extend an ejection with failures of requests already in flight', () => {
+    const health = make();
+    for (let i = 0; i < 3; i++) health.failed(false);
+    expect(health.failed(false)).toBe(false);
+    now += 100;
+    expect(health.availability()).toBe('trial');
+  });
+
+  it('should free the trial slot when the trial ends without a verdict', () => {
+    const health = make();
+    for (let i = 0; i < 3; i++) health.failed(false);
+    now += 100;
+    health.beginTrial();
+    health.released(true);
+    expect(health.availability()).toBe('trial');
+  });
+
+  it('should take a target out while its active check fails', () => {
+    const health = make();
+    health.activeResult(false);
+    expect(health.availability()).toBe('unavailable');
+    expect(health.healthy).toBe(false);
+    health.activeResult(true);
+    expect(health.availability()).toBe('ready');
+  });
+
+  it('should end a cooldown early when the active check passes, leaving the trial to decide', () => {
+    const health = make();
+    for (let i = 0; i < 3; i++) health.failed(false);
+    health.activeResult(true);
+    expect(health.availability()).toBe('trial');
+    expect(health.healthy).toBe(false);
+  });
+});

@@ -1,0 +1,93 @@
+import type { PassiveHealthConfig } from '../routing/gateway-config';
+
+/** What the balancer may do with a target right now. */
+export type Availability = 'ready' | 'trial' | 'unavailable';
+
+/**
+ * Health of one target as seen by the gateway: active checks mark it up or down; passive checks
+ * eject it after consecutive failed attempts for a cooldown that doubles on every ejection in a
+ * row (capped), after which exactly one trial request decides whether it returns.
+ */
+export class TargetHealth {
+  /** Result of the last active check; optimistic until the first one answers. */
+  private activeUp = true;
+  private consecutiveFailures = 0;
+  private ejected = false;
+  private cooldownUntil = 0;
+  /** Ejections in a row without a successful trial in between. */
+  private ejections = 0;
+  private trialInFlight = false;
+
+  constructor(
+    private readonly policy: PassiveHealthConfig,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** In rotation: its active check passes and it is not ejected. */
+  get healthy(): boolean {
+    return this.activeUp && !this.ejected;
+  }
+
+  get isEjected(): boolean {
+    return this.ejected;
+  }
+
+  availability(): Availability {
+    if (!this.activeUp) return 'unavailable';
+    if (!this.ejected) return 'ready';
+    if (this.trialInFlight || this.now() < this.cooldownUntil) return 'unavailable';
+    return 'trial';
+  }
+
+  /** The balancer hands this target its one trial request. */
+  beginTrial(): void {
+    this.trialInFlight = true;
+  }
+
+  /** An attempt got a usable answer. Returns true when a trial brought the target back. */
+  succeeded(trial: boolean): boolean {
+    this.consecutiveFailures = 0;
+    if (!trial) return false;
+    this.trialInFlight = false;
+    this.ejected = false;
+    this.ejections = 0;
+    return true;
+  }
+
+  /** An attempt failed (connection, timeout, reset or 502/503/504). Returns true when this ejected the target. */
+  failed(trial: boolean): boolean {
+    if (trial) {
+      this.trialInFlight = false;
+      this.eject();
+      return true;
+    }
+    // Attempts already in flight when the target was ejected must not extend its cooldown.
+    if (this.ejected) return false;
+    this.consecutiveFailures += 1;
+    if (this.consecutiveFailures < this.policy.failures) return false;
+    this.eject();
+    return true;
+  }
+
+  /** An attempt ended without a verdict (the client left): a trial slot becomes free again. */
+  released(trial: boolean): void {
+    if (trial) this.trialInFlight = false;
+  }
+
+  /** Records an active check. A passing check ends an ejection's cooldown: the next request is the trial. */
+  activeResult(up: boolean): void {
+    this.activeUp = up;
+    if (up && this.ejected) this.cooldownUntil = Math.min(this.cooldownUntil, this.now());
+  }
+
+  private eject(): void {
+    this.ejected = true;
+    this.ejections += 1;
+    this.consecutiveFailures = 0;
+    const cooldown = Math.min(
+      this.policy.maxCooldownMs,
+      this.policy.cooldownMs * 2 ** Math.min(this.ejections - 1, 30),
+    );
+    this.cooldownUntil = this.now() + cooldown;
+  }
+}

@@ -1,0 +1,139 @@
+import { APP_PINO } from '@app/common';
+import {
+  BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { Logger } from 'pino';
+import { Client } from 'undici';
+import { GatewayMetrics } from '../metrics/gateway-metrics';
+import { ServiceUpstreams, UpstreamRegistry } from './upstream-registry';
+import type { TargetPick, UpstreamTarget } from './upstream-target';
+
+export interface ServiceHealthSummary {
+  healthy: number;
+  total: number;
+}
+
+/**
+ * Upstream health: records the outcome of every attempt (passive: ejection after consecutive
+ * failures, one trial after the cooldown) and polls each target's health path (active, on its own
+ * connection so that a saturated pool cannot make a live target look dead).
+ */
+@Injectable()
+export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly probes = new Map<UpstreamTarget, Client>();
+  private readonly ejections = new Map<UpstreamTarget, { inc(): void }>();
+  private stopped = false;
+
+  constructor(
+    private readonly registry: UpstreamRegistry,
+    metrics: GatewayMetrics,
+    @Inject(APP_PINO) private readonly logger: Logger,
+  ) {
+    for (const service of registry.services) {
+      for (const target of service.targets) {
+        this.ejections.set(target, metrics.ejectionsOf(service.name, target.origin));
+      }
+    }
+  }
+
+  succeeded(pick: TargetPick): void {
+    if (pick.target.health.succeeded(pick.trial)) {
+      this.logger.info({ msg: 'target back in rotation', ...where(pick.target) });
+    }
+  }
+
+  failed(pick: TargetPick): void {
+    if (pick.target.health.failed(pick.trial)) {
+      this.ejections.get(pick.target)?.inc();
+      this.logger.warn({ msg: 'target ejected', trial: pick.trial, ...where(pick.target) });
+    }
+  }
+
+  released(pick: TargetPick): void {
+    pick.target.health.released(pick.trial);
+  }
+
+  summary(): Record<string, ServiceHealthSummary> {
+    const out: Record<string, ServiceHealthSummary> = {};
+    for (const service of this.registry.services) {
+      out[service.name] = {
+        healthy: service.balancer.healthyCount(),
+        total: service.targets.length,
+      };
+    }
+    return out;
+  }
+
+  onApplicationBootstrap(): void {
+    for (const service of this.registry.services) {
+      if (service.config.activeHealth.enabled) this.schedule(service, 0);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    await Promise.all([...this.probes.values()].map((c) => c.destroy().catch(() => undefined)));
+  }
+
+  /** Checks every target of `service` once, now. */
+  async checkService(service: ServiceUpstreams): Promise<void> {
+    await Promise.all(service.targets.map((target) => this.check(service, target)));
+  }
+
+  private schedule(service: ServiceUpstreams, delayMs: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.checkService(service).finally(() => {
+        if (!this.stopped) this.schedule(service, service.config.activeHealth.intervalMs);
+      });
+    }, delayMs);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  private async check(service: ServiceUpstreams, target: UpstreamTarget): Promise<void> {
+    const { path, timeoutMs } = service.config.activeHealth;
+    let up = false;
+    try {
+      const res = await this.probeClient(target, timeoutMs).request({
+        path,
+        method: 'GET',
+        headers: { 'user-agent': 'api-gateway-health' },
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      await res.body.dump();
+      up = res.statusCode >= 200 && res.statusCode < 300;
+    } catch {
+      up = false;
+    }
+    if (this.stopped) return;
+    const wasHealthy = target.health.healthy;
+    target.health.activeResult(up);
+    if (wasHealthy && !up) {
+      this.logger.warn({ msg: 'target failed its health check', ...where(target) });
+    } else if (!wasHealthy && target.health.healthy) {
+      this.logger.info({ msg: 'target passed its health check', ...where(target) });
+    }
+  }
+
+  private probeClient(target: UpstreamTarget, timeoutMs: number): Client {
+    let client = this.probes.get(target);
+    if (!client) {
+      client = new Client(target.origin, { connect: { timeout: timeoutMs }, pipelining: 1 });
+      this.probes.set(target, client);
+    }
+    return client;
+  }
+}
+
+function where(target: UpstreamTarget) {
+  return { upstream: target.service, target: target.origin };
+}

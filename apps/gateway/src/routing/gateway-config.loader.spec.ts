@@ -1,0 +1,223 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_SERVICE_OPTIONS } from './gateway-config';
+import { GatewayConfigError, loadGatewayConfig, parseGatewayConfig } from './gateway-config.loader';
+
+const service = (overrides: Record<string, unknown> = {}) => ({
+  name: 'products',
+  basePath: '/api/products',
+  targets: ['http://127.0.0.1:3001'],
+  ...overrides,
+});
+
+function problems(document: unknown): string {
+  try {
+    parseGatewayConfig(document, 'test.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(GatewayConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('config accepted');
+}
+
+describe('parseGatewayConfig', () => {
+  it('should apply the documented defaults', () => {
+    const config = parseGatewayConfig({ services: [service()] });
+    expect(config.services[0]).toEqual({
+      ...DEFAULT_SERVICE_OPTIONS,
+      index: 0,
+      name: 'products',
+      basePath: '/api/products',
+      targets: ['http://127.0.0.1:3001'],
+    });
+    expect(config.services[0].retry).toEqual({
+      attempts: 3,
+      backoffBaseMs: 100,
+      backoffMaxMs: 2000,
+    });
+    expect(config.services[0].timeouts.perTryMs).toBe(5000);
+    expect(config.services[0].auth.default).toEqual({ kind: 'authenticated' });
+  });
+
+  it('should let a service override single fields of the defaults block', () => {
+    const config = parseGatewayConfig({
+      defaults: { retry: { attempts: 5 }, timeouts: { perTryMs: 2000 } },
+      services: [service({ retry: { backoffBaseMs: 50 } })],
+    });
+    expect(config.services[0].retry).toEqual({
+      attempts: 5,
+      backoffBaseMs: 50,
+      backoffMaxMs: 2000,
+    });
+    expect(config.services[0].timeouts).toEqual({ connectMs: 1000, perTryMs: 2000 });
+  });
+
+  it('should parse auth policies and rules', () => {
+    const config = parseGatewayConfig({
+      services: [
+        service({
+          auth: {
+            default: 'role:admin',
+            rules: [
+              { methods: ['GET', 'HEAD'], policy: 'public' },
+              { path: '/', methods: ['POST'], policy: 'authenticated' },
+              { pathPrefix: '/reports', policy: 'role:auditor' },
+            ],
+          },
+        }),
+      ],
+    });
+    expect(config.services[0].auth).toEqual({
+      default: { kind: 'role', role: 'admin' },
+      rules: [
+        { methods: ['GET', 'HEAD'], path: null, pathPrefix: null, policy: { kind: 'public' } },
+        { methods: ['POST'], path: '/', pathPrefix: null, policy: { kind: 'authenticated' } },
+        {
+          methods: null,
+          path: null,
+          pathPrefix: '/reports',
+          policy: { kind: 'role', role: 'auditor' },
+        },
+      ],
+    });
+  });
+
+  it('should normalise targets to their origin', () => {
+    const config = parseGatewayConfig({
+      services: [service({ targets: ['HTTP://LocalHost:80/'] })],
+    });
+    expect(config.services[0].targets).toEqual(['http://localhost']);
+  });
+
+  it.each([
+    [{ services: [service({ timeout: 1 })] }, 'services[0].timeout: unknown key'],
+    [{ servces: [] }, 'servces: unknown key'],
+    [{ services: [service({ retry: { tries: 2 } })] }, 'services[0].retry.tries: unknown key'],
+    [
+      { services: [service({ targets: ['ftp://x'] })] },
+      'services[0].targets[0]: not an http(s) URL',
+    ],
+    [
+      { services: [service({ targets: ['127.0.0.1:3001'] })] },
+      'services[0].targets[0]: not an http(s) URL',
+    ],
+    [
+      { services: [service({ targets: ['http://a:1/path'] })] },
+      'services[0].targets[0]: must be an origin such as http://127.0.0.1:3001 (no path or query)',
+    ],
+    [
+      { services: [service({ targets: ['http://u:p@a:1'] })] },
+      'services[0].targets[0]: must not carry credentials',
+    ],
+    [
+      { services: [service({ targets: ['http://a:1', 'http://a:1/'] })] },
+      'services[0].targets[1]: http://a:1 is listed twice',
+    ],
+    [
+      { services: [service({ targets: [] })] },
+      'services[0].targets: must list from 1 to 31 targets',
+    ],
+    [
+      { services: [service(), service({ name: 'other' })] },
+      'services[1].basePath: /api/products is already used by services[0]',
+    ],
+    [
+      { services: [service(), service({ basePath: '/api/other' })] },
+      'services[1].name: "products" is already used by services[0]',
+    ],
+    [
+      { services: [service({ basePath: '/api/x/' })] },
+      'services[0].basePath: must be a canonical path',
+    ],
+    [
+      { services: [service({ basePath: '/api/../x' })] },
+      'services[0].basePath: must be a canonical path',
+    ],
+    [{ services: [service({ basePath: '/' })] }, 'services[0].basePath: must not be "/"'],
+    [{ services: [service({ basePath: '/api' })] }, 'services[0].basePath: overlaps /api/auth'],
+    [{ services: [service({ basePath: '/health/x' })] }, 'services[0].basePath: overlaps /health'],
+    [{ services: [service({ name: 'Products' })] }, 'services[0].name: must be lower-case'],
+    [{ services: [] }, 'services: must list at least one service'],
+    [{}, 'services: must be a list'],
+    [
+      { services: [service({ retry: { attempts: 0 } })] },
+      'services[0].retry.attempts: must be an integer from 1 to 10',
+    ],
+    [
+      { services: [service({ retry: { backoffBaseMs: 500, backoffMaxMs: 100 } })] },
+      'services[0].retry.backoffMaxMs: must not be below backoffBaseMs',
+    ],
+    [
+      { services: [service({ auth: { default: 'admin' } })] },
+      'services[0].auth.default: must be public, authenticated or role:<name>',
+    ],
+    [
+      {
+        services: [
+          service({ auth: { rules: [{ path: '/a', pathPrefix: '/b', policy: 'public' }] } }),
+        ],
+      },
+      'services[0].auth.rules[0]: use either path or pathPrefix, not both',
+    ],
+    [
+      { services: [service({ auth: { rules: [{ methods: ['get'], policy: 'public' }] } })] },
+      'services[0].auth.rules[0].methods[0]: must be an upper-case HTTP method',
+    ],
+    [
+      { services: [service({ auth: { rules: [{ path: '/a' }] } })] },
+      'services[0].auth.rules[0].policy: is required',
+    ],
+    [
+      { services: [service({ cors: { origins: ['*'], credentials: true } })] },
+      'services[0].cors.origins[0]: must not be "*" when credentials are allowed',
+    ],
+    [
+      { services: [service({ cors: { origins: ['null'] } })] },
+      'services[0].cors.origins[0]: the "null" origin is never allowed',
+    ],
+    [
+      { services: [service({ cors: { origins: ['https://shop.example.com/'] } })] },
+      'services[0].cors.origins[0]: must be an exact origin',
+    ],
+  ])('should refuse %j naming the field', (document, message) => {
+    expect(problems(document)).toContain(message);
+  });
+
+  it('should name the file it refuses', () => {
+    expect(problems({ services: [] })).toMatch(/^invalid gateway config test\.yaml: /);
+  });
+});
+
+describe('loadGatewayConfig', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'gateway-config-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('should read YAML', () => {
+    const file = join(dir, 'g.yaml');
+    writeFileSync(
+      file,
+      'services:\n  - name: a\n    basePath: /a\n    targets: [http://127.0.0.1:1]\n',
+    );
+    expect(loadGatewayConfig(file).services[0].basePath).toBe('/a');
+  });
+
+  it('should read JSON', () => {
+    const file = join(dir, 'g.json');
+    writeFileSync(file, JSON.stringify({ services: [service()] }));
+    expect(loadGatewayConfig(file).services[0].name).toBe('products');
+  });
+
+  it('should refuse a YAML file with a duplicate key', () => {
+    const file = join(dir, 'g.yaml');
+    writeFileSync(file, 'services: []\nservices: []\n');
+    expect(() => loadGatewayConfig(file)).toThrow(/is not valid YAML/);
+  });
+
+  it('should refuse a missing file, naming it', () => {
+    expect(() => loadGatewayConfig(join(dir, 'missing.yaml'))).toThrow(
+      /gateway config .*missing\.yaml cannot be read/,
+    );
+  });
+});

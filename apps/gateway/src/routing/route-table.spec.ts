@@ -1,0 +1,83 @@
+import { parseGatewayConfig } from './gateway-config.loader';
+import { CanonicalPath } from './path-canonicalizer';
+import { RouteTable } from './route-table';
+
+const path = (p: string, query = ''): CanonicalPath => ({ ok: true, path: p, query });
+
+describe('RouteTable', () => {
+  const table = new RouteTable(
+    parseGatewayConfig({
+      services: [
+        {
+          name: 'products',
+          basePath: '/api/products',
+          targets: ['http://127.0.0.1:1'],
+          auth: {
+            default: 'role:admin',
+            rules: [
+              { methods: ['GET', 'HEAD'], policy: 'public' },
+              { pathPrefix: '/reports', policy: 'role:auditor' },
+            ],
+          },
+        },
+        {
+          name: 'special',
+          basePath: '/api/products/special',
+          targets: ['http://127.0.0.1:2'],
+          auth: { default: 'public' },
+        },
+        {
+          name: 'users',
+          basePath: '/api/users',
+          targets: ['http://127.0.0.1:3'],
+          auth: { rules: [{ methods: ['POST'], path: '/', policy: 'public' }] },
+        },
+      ],
+    }),
+  );
+
+  it('should strip the base path', () => {
+    expect(table.resolve(path('/api/users/123'), 'GET')?.path).toBe('/123');
+    expect(table.resolve(path('/api/users'), 'GET')?.path).toBe('/');
+  });
+
+  it('should match on segment boundaries only, case-sensitively', () => {
+    expect(table.resolve(path('/api/usersX'), 'GET')).toBeUndefined();
+    expect(table.resolve(path('/api/Users/1'), 'GET')).toBeUndefined();
+    expect(table.resolve(path('/api'), 'GET')).toBeUndefined();
+  });
+
+  it('should prefer the longest base path', () => {
+    expect(table.resolve(path('/api/products/special/1'), 'GET')?.service.name).toBe('special');
+    expect(table.resolve(path('/api/products/specials'), 'GET')?.service.name).toBe('products');
+  });
+
+  it('should resolve the first matching rule, else the default', () => {
+    const policy = (p: string, method: string) => table.resolve(path(p), method)?.policy;
+    expect(policy('/api/products/1', 'GET')).toEqual({ kind: 'public' });
+    expect(policy('/api/products/1', 'DELETE')).toEqual({ kind: 'role', role: 'admin' });
+    expect(policy('/api/products/reports/q1', 'POST')).toEqual({ kind: 'role', role: 'auditor' });
+    expect(policy('/api/products/reports/q1', 'GET')).toEqual({ kind: 'public' });
+    expect(policy('/api/products/reportsX', 'POST')).toEqual({ kind: 'role', role: 'admin' });
+    expect(policy('/api/users', 'POST')).toEqual({ kind: 'public' });
+    expect(policy('/api/users/1', 'POST')).toEqual({ kind: 'authenticated' });
+    expect(policy('/api/users', 'GET')).toEqual({ kind: 'authenticated' });
+  });
+
+  it('should match rule paths without regard to case, as the Express services do', () => {
+    expect(table.resolve(path('/api/products/REPORTS/x'), 'POST')?.policy).toEqual({
+      kind: 'role',
+      role: 'auditor',
+    });
+  });
+
+  it('should flag every case variant of /internal and nothing else', () => {
+    const internal = (p: string) => table.resolve(path(p), 'GET')?.internal;
+    expect(internal('/api/users/internal')).toBe(true);
+    expect(internal('/api/users/internal/credentials')).toBe(true);
+    expect(internal('/api/users/InTeRnAl/x')).toBe(true);
+    expect(internal('/api/users/internals')).toBe(false);
+    expect(internal('/api/users/x/internal')).toBe(false);
+    expect(internal('/api/users')).toBe(false);
+  });
+});

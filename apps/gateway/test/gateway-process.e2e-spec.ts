@@ -1,0 +1,118 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { writeConfig } from './support/test-gateway';
+import { closedPort, TestUpstream } from './support/test-upstream';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const MAIN = join(ROOT, 'apps/gateway/src/main.ts');
+const NODE_ARGS = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', MAIN];
+
+/** The gateway as its own process (main.ts through ts-node), the way it runs in production. */
+describe('gateway: as a process', () => {
+  it('should stop with exit code 1 and name the bad field', () => {
+    const config = writeConfig({
+      services: [{ name: 'a', basePath: '/a', targets: ['http://127.0.0.1:1'], retries: 3 }],
+    });
+    try {
+      const run = spawnSync(process.execPath, NODE_ARGS, {
+        cwd: ROOT,
+        env: { ...process.env, GATEWAY_CONFIG: config.file, PORT: '0', LOG_LEVEL: 'error' },
+        encoding: 'utf8',
+        timeout: 25_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr + run.stdout).toContain('services[0].retries: unknown key');
+    } finally {
+      config.remove();
+    }
+  }, 30_000);
+
+  describe('access log', () => {
+    const upstream = new TestUpstream();
+    let child: ChildProcess;
+    let output = '';
+    let config: { file: string; remove(): void };
+
+    beforeAll(async () => {
+      await upstream.start();
+      config = writeConfig({
+        services: [{ name: 'products', basePath: '/api/products', targets: [upstream.origin] }],
+      });
+      const port = await closedPort();
+      child = spawn(process.execPath, NODE_ARGS, {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          GATEWAY_CONFIG: config.file,
+          PORT: String(port),
+          LOG_LEVEL: 'info',
+          GATEWAY_ACCESS_LOG: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const origin = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 25_000;
+      for (;;) {
+        try {
+          if ((await fetch(`${origin}/health/live`)).ok) break;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`gateway did not start:\n${output}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      await (
+        await fetch(`${origin}/api/products/42?q=1`, { headers: { 'x-request-id': 'log-1' } })
+      ).text();
+      // Sent with node:http: fetch would resolve the dot segment before sending.
+      await new Promise<void>((resolve, reject) =>
+        get({ host: '127.0.0.1', port, path: '/api/products/%2e%2e/x' }, (res) =>
+          res.resume().on('end', resolve),
+        ).on('error', reject),
+      );
+      // SIGTERM drains and flushes the batched access log before the process exits.
+      await new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      });
+    }, 40_000);
+
+    afterAll(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      config.remove();
+      await upstream.kill();
+    });
+
+    const lines = () =>
+      output
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l.msg === 'proxy');
+
+    it('should write one JSON line per proxied request with its outcome', () => {
+      const line = lines().find((l) => l.requestId === 'log-1');
+      expect(line).toEqual({
+        level: 'info',
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        service: 'gateway',
+        msg: 'proxy',
+        requestId: 'log-1',
+        method: 'GET',
+        path: '/api/products/42',
+        status: 200,
+        latencyMs: expect.any(Number),
+        upstream: 'products',
+        target: upstream.origin,
+        attempts: 1,
+      });
+    });
+
+    it('should log a refused path too', () => {
+      expect(lines().filter((l) => l.status === 400)).toHaveLength(1);
+      expect(lines()).toHaveLength(2);
+    });
+  });
+});

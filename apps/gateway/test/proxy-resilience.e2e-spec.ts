@@ -1,0 +1,285 @@
+import { eventually, inParallel, metric, TestGateway } from './support/test-gateway';
+import { closedPort, echo, TestUpstream, UpstreamBehaviour } from './support/test-upstream';
+
+const status =
+  (code: number): UpstreamBehaviour =>
+  (_req, res) => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: code }));
+  };
+
+/** Reads the whole request, then cuts the connection with a TCP reset instead of answering. */
+const resetAfterReading: UpstreamBehaviour = (req) => {
+  req.socket.resetAndDestroy();
+};
+
+/** Never answers; the connection stays open until the test kills the upstream. */
+const silent: UpstreamBehaviour = () => undefined;
+
+const noActiveChecks = { enabled: false };
+
+describe('gateway: balancing, retries and upstream health', () => {
+  const rr = [new TestUpstream(), new TestUpstream(), new TestUpstream()];
+  const fleet = [new TestUpstream(), new TestUpstream(), new TestUpstream()];
+  const resetting = new TestUpstream(resetAfterReading);
+  const afterReset = new TestUpstream();
+  const afterRefused = new TestUpstream(status(201));
+  const failing = new TestUpstream(status(503));
+  const failingFirst = new TestUpstream(status(503));
+  const healthyNext = new TestUpstream();
+  const slow = new TestUpstream(silent);
+  /** Would hang every request, and fails its health check. */
+  const sick = new TestUpstream(silent);
+  sick.healthy = false;
+  const all = [
+    sick,
+    ...rr,
+    ...fleet,
+    resetting,
+    afterReset,
+    afterRefused,
+    failing,
+    failingFirst,
+    healthyNext,
+    slow,
+  ];
+  /** Backoff jitter as the gateway draws it; a test may pin it. */
+  let jitter = Math.random;
+  let gateway: TestGateway;
+
+  beforeAll(async () => {
+    await Promise.all(all.map((u) => u.start()));
+    const nowhere = `http://127.0.0.1:${await closedPort()}`;
+    gateway = await new TestGateway(
+      {
+        defaults: {
+          retry: { attempts: 3, backoffBaseMs: 100, backoffMaxMs: 1000 },
+          passiveHealth: { failures: 100, cooldownMs: 1000, maxCooldownMs: 5000 },
+        },
+        services: [
+          { name: 'rr', basePath: '/api/rr', targets: rr.map((u) => u.origin) },
+          {
+            name: 'fleet',
+            basePath: '/api/fleet',
+            targets: fleet.map((u) => u.origin),
+            activeHealth: { intervalMs: 100, timeoutMs: 200 },
+            passiveHealth: { failures: 2, cooldownMs: 300, maxCooldownMs: 1000 },
+          },
+          {
+            name: 'resetting',
+            basePath: '/api/resetting',
+            targets: [resetting.origin, afterReset.origin],
+            activeHealth: noActiveChecks,
+          },
+          {
+            name: 'refused',
+            basePath: '/api/refused',
+            targets: [nowhere, afterRefused.origin],
+            activeHealth: noActiveChecks,
+          },
+          {
+            name: 'failing',
+            basePath: '/api/failing',
+            targets: [failing.origin],
+            activeHealth: noActiveChecks,
+          },
+          {
+            name: 'failover',
+            basePath: '/api/failover',
+            targets: [failingFirst.origin, healthyNext.origin],
+            activeHealth: noActiveChecks,
+          },
+          {
+            name: 'slow',
+            basePath: '/api/slow',
+            targets: [slow.origin],
+            timeouts: { perTryMs: 300 },
+            activeHealth: noActiveChecks,
+          },
+          {
+            name: 'dead',
+            basePath: '/api/dead',
+            targets: [nowhere, sick.origin],
+            activeHealth: { intervalMs: 100, timeoutMs: 100 },
+          },
+        ],
+      },
+      { random: () => jitter() },
+    ).start();
+  });
+
+  afterAll(async () => {
+    await Promise.all(all.map((u) => u.kill()));
+    await gateway.close();
+  });
+
+  beforeEach(() => {
+    jitter = Math.random;
+    for (const u of all) u.reset();
+  });
+
+  it('should spread 3,000 GETs over 3 targets exactly 1,000 each', async () => {
+    const replies = await inParallel(3000, 30, (i) => gateway.send('GET', `/api/rr/items/${i}`));
+    expect(replies.filter((r) => r.status === 200)).toHaveLength(3000);
+    expect(rr.map((u) => u.count)).toEqual([1000, 1000, 1000]);
+    const text = await gateway.metrics();
+    expect(metric(text, 'gateway_requests_total{service="rr",status="200"}')).toBe(3000);
+    expect(metric(text, 'gateway_upstream_retries_total{service="rr"}')).toBe(0);
+  }, 20_000);
+
+  it('should lose no GET when a target dies under load, eject it, and take it back once it recovers', async () => {
+    const [first, victim, third] = fleet;
+    const healthGauge = `gateway_upstream_target_healthy{service="fleet",target="${victim.origin}"}`;
+    const ejections = `gateway_upstream_ejections_total{service="fleet",target="${victim.origin}"}`;
+    let killed: Promise<void> | undefined;
+    const replies = await inParallel(1500, 20, async (i) => {
+      if (i === 300) killed = victim.kill();
+      return gateway.send('GET', `/api/fleet/items/${i}`);
+    });
+    await killed;
+
+    expect(replies.filter((r) => r.status !== 200)).toEqual([]);
+    expect(first.count + victim.count + third.count).toBeGreaterThanOrEqual(1500);
+    const whileDown = await gateway.metrics();
+    expect(metric(whileDown, ejections)).toBeGreaterThanOrEqual(1);
+    expect(metric(whileDown, healthGauge)).toBe(0);
+    expect(metric(whileDown, 'gateway_upstream_retries_total{service="fleet"}')).toBeGreaterThan(0);
+
+    victim.reset();
+    await victim.start();
+    await eventually(async () => {
+      await gateway.send('GET', '/api/fleet/probe');
+      return victim.count > 0;
+    });
+    const after = await inParallel(300, 10, (i) => gateway.send('GET', `/api/fleet/again/${i}`));
+    expect(after.filter((r) => r.status !== 200)).toEqual([]);
+    expect(victim.count).toBeGreaterThanOrEqual(90);
+    expect(metric(await gateway.metrics(), healthGauge)).toBe(1);
+  }, 20_000);
+
+  it('should not resend a keyless POST whose target reset the connection after reading it', async () => {
+    const res = await gateway.send('POST', '/api/resetting/orders', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ productId: 1, quantity: 2 }),
+    });
+    expect(res.status).toBe(502);
+    expect(res.json).toMatchObject({ statusCode: 502, error: 'Bad Gateway' });
+    expect(res.json.message).toContain('resetting');
+    expect(resetting.count).toBe(1);
+    expect(afterReset.count).toBe(0);
+  });
+
+  it('should send a POST refused at connect to the next target, once', async () => {
+    const res = await gateway.send('POST', '/api/refused/orders', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ productId: 1, quantity: 2 }),
+    });
+    expect(res.status).toBe(201);
+    expect(afterRefused.count).toBe(1);
+    expect(afterRefused.seen[0].body).toBe('{"productId":1,"quantity":2}');
+    const text = await gateway.metrics();
+    expect(metric(text, 'gateway_upstream_retries_total{service="refused"}')).toBe(1);
+  });
+
+  it('should retry a POST with an Idempotency-Key on 503, up to the attempt limit', async () => {
+    const res = await gateway.send('POST', '/api/failing/orders', {
+      headers: { 'content-type': 'application/json', 'idempotency-key': 'order-1' },
+      body: '{"a":1}',
+    });
+    expect(res.status).toBe(503);
+    expect(failing.count).toBe(3);
+    expect(failing.seen.map((s) => s.body)).toEqual(['{"a":1}', '{"a":1}', '{"a":1}']);
+    expect(failing.seen.map((s) => s.headers['idempotency-key'])).toEqual([
+      'order-1',
+      'order-1',
+      'order-1',
+    ]);
+  });
+
+  it('should not retry a POST without an Idempotency-Key on 503', async () => {
+    const res = await gateway.send('POST', '/api/failing/orders', { body: '{"a":1}' });
+    expect(res.status).toBe(503);
+    expect(failing.count).toBe(1);
+  });
+
+  it('should land a keyed POST on the next target after a 503', async () => {
+    const res = await gateway.send('POST', '/api/failover/orders', {
+      headers: { 'idempotency-key': 'order-2' },
+      body: '{"a":2}',
+    });
+    expect(res.status).toBe(200);
+    expect(failingFirst.count).toBe(1);
+    expect(healthyNext.count).toBe(1);
+    expect(healthyNext.seen[0].body).toBe('{"a":2}');
+  });
+
+  it('should give up on a silent upstream with 504, waiting longer before each retry', async () => {
+    jitter = () => 0.999;
+    const started = performance.now();
+    const res = await gateway.send('GET', '/api/slow/report');
+    const elapsed = performance.now() - started;
+    expect(res.status).toBe(504);
+    expect(res.json).toMatchObject({ statusCode: 504, error: 'Gateway Timeout' });
+    expect(res.json.message).toContain('slow');
+    expect(slow.count).toBe(3);
+    // 3 tries of 300 ms, with backoffs of ~100 ms then ~200 ms between them.
+    expect(elapsed).toBeGreaterThanOrEqual(3 * 300 + 290);
+    expect(elapsed).toBeLessThan(3 * 300 + 300 + 400);
+    const [a, b, c] = slow.seen.map((s) => s.at);
+    const first = b - a;
+    const second = c - b;
+    expect(first).toBeGreaterThanOrEqual(300 + 95);
+    expect(second).toBeGreaterThanOrEqual(300 + 195);
+    expect(second).toBeGreaterThan(first + 50);
+    expect(second).toBeLessThan(300 + 200 + 150);
+  }, 10_000);
+
+  it('should keep each wait within its full-jitter bound', async () => {
+    const res = await gateway.send('GET', '/api/slow/report');
+    expect(res.status).toBe(504);
+    expect(slow.count).toBe(3);
+    const [a, b, c] = slow.seen.map((s) => s.at);
+    expect(b - a).toBeGreaterThanOrEqual(295);
+    expect(b - a).toBeLessThan(300 + 100 + 150);
+    expect(c - b).toBeGreaterThanOrEqual(295);
+    expect(c - b).toBeLessThan(300 + 200 + 150);
+  }, 10_000);
+
+  it('should not resend a keyless POST that timed out after it was sent', async () => {
+    const started = performance.now();
+    const res = await gateway.send('POST', '/api/slow/orders', { body: '{"a":3}' });
+    expect(res.status).toBe(504);
+    expect(slow.count).toBe(1);
+    expect(performance.now() - started).toBeLessThan(300 + 300);
+  }, 10_000);
+
+  it('should answer 503 at once when a service has no healthy target', async () => {
+    await eventually(async () => {
+      const ready = await gateway.send('GET', '/health/ready');
+      return ready.json?.details?.upstreams?.dead?.healthy === 0;
+    });
+    const res = await gateway.send('GET', '/api/dead/anything');
+    expect(res.status).toBe(503);
+    expect(res.json).toMatchObject({ statusCode: 503, error: 'Service Unavailable' });
+    expect(res.json.message).toContain('dead');
+    expect(res.ms).toBeLessThan(100);
+    expect(sick.count).toBe(0);
+  });
+
+  it('should stay ready and report healthy targets per service', async () => {
+    const ready = await gateway.send('GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.json.details.upstreams).toMatchObject({
+      rr: { healthy: 3, total: 3 },
+      dead: { total: 2 },
+    });
+    const live = await gateway.send('GET', '/health/live');
+    expect(live.status).toBe(200);
+  });
+
+  it('should keep serving other services meanwhile', async () => {
+    rr[0].behaviour = echo;
+    const res = await gateway.send('GET', '/api/rr/still-here');
+    expect(res.status).toBe(200);
+  });
+});

@@ -1,0 +1,4 @@
+import { bootstrapApp } from '@app/common';
+import { UserServiceModule } from './user-service.module';
+
+void bootstrapApp(UserServiceModule);

@@ -1,0 +1,22 @@
+import { CommonHttpModule, serverConfig, ServiceHealthModule } from '@app/common';
+import { DatabaseModule } from '@app/database';
+import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { CreateUsers1764150000000 } from './migrations/1764150000000-create-users';
+import { UsersModule } from './users/users.module';
+import { seedUsers } from './users/users.seed';
+
+@Module({
+  imports: [
+    ConfigModule.forRoot({ ignoreEnvFile: true, load: [serverConfig(3002)] }),
+    CommonHttpModule.forRoot({ service: 'user-service' }),
+    DatabaseModule.forRoot({
+      defaultFile: 'users.db',
+      migrations: [CreateUsers1764150000000],
+      seed: seedUsers,
+    }),
+    ServiceHealthModule,
+    UsersModule,
+  ],
+})
+export class UserServiceModule {}

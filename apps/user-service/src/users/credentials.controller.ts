@@ -1,0 +1,16 @@
+import { UserView } from '@app/contracts';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { VerifyCredentialsBody } from './user-input.dto';
+import { UsersService } from './users.service';
+
+/** Called by the gateway's login only: the gateway never forwards a client's `/internal` path. */
+@Controller('internal/credentials')
+export class CredentialsController {
+  constructor(private readonly users: UsersService) {}
+
+  @Post('verify')
+  @HttpCode(200)
+  verify(@Body() dto: VerifyCredentialsBody): Promise<UserView> {
+    return this.users.verifyCredentials(dto);
+  }
+}

@@ -1,0 +1,23 @@
+import { CreateUserDto, UpdateUserDto, VerifyCredentialsDto } from '@app/contracts';
+import { Transform } from 'class-transformer';
+
+/** One spelling per address: `" Ada@Example.COM "` and `ada@example.com` are the same user. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+// The shared contracts validate; these bodies add the normalisation, which runs before validation
+// so that a padded address is accepted rather than refused by @IsEmail.
+
+export class CreateUserBody extends CreateUserDto {}
+
+export class UpdateUserBody extends UpdateUserDto {}
+
+export class VerifyCredentialsBody extends VerifyCredentialsDto {}
+
+// Applied by hand: redeclaring the inherited field to decorate it would reset it under ES2022 fields.
+for (const body of [CreateUserBody, UpdateUserBody, VerifyCredentialsBody]) {
+  Transform(({ value }: { value: unknown }) =>
+    typeof value === 'string' ? normaliseEmail(value) : value,
+  )(body.prototype, 'email');
+}

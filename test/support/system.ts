@@ -1,0 +1,93 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppProcess } from './app-process';
+import { freePort } from './ports';
+
+export interface SystemOptions {
+  /** Extra environment for every process (e.g. REDIS_URL). */
+  env?: Record<string, string>;
+  /** Extra environment for the gateway only. */
+  gatewayEnv?: Record<string, string>;
+}
+
+/**
+ * The whole system as real processes from the build: two product and two user replicas sharing their
+ * SQLite files, one checkout service and the gateway in front, all on free ports with temporary data.
+ */
+export class System {
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'system-e2e-'));
+  products: AppProcess[] = [];
+  users: AppProcess[] = [];
+  checkout!: AppProcess;
+  gateway!: AppProcess;
+
+  constructor(private readonly options: SystemOptions = {}) {}
+
+  get all(): AppProcess[] {
+    return [...this.products, ...this.users, this.checkout, this.gateway].filter(Boolean);
+  }
+
+  async start(): Promise<void> {
+    const env = { NODE_ENV: 'test', ...this.options.env };
+    const db = (file: string) => ({ ...env, DATABASE_PATH: join(this.dataDir, file) });
+    this.products = [
+      new AppProcess('product-service', await freePort(), db('products.db')),
+      new AppProcess('product-service', await freePort(), db('products.db')),
+    ];
+    this.users = [
+      new AppProcess('user-service', await freePort(), db('users.db')),
+      new AppProcess('user-service', await freePort(), db('users.db')),
+    ];
+    this.checkout = new AppProcess('checkout-service', await freePort(), {
+      ...db('orders.db'),
+      PRODUCT_SERVICE_URLS: this.products.map((p) => p.url).join(','),
+      USER_SERVICE_URLS: this.users.map((u) => u.url).join(','),
+    });
+    const configPath = join(this.dataDir, 'gateway.yaml');
+    writeFileSync(configPath, this.gatewayConfig());
+    this.gateway = new AppProcess('gateway', await freePort(), {
+      ...env,
+      GATEWAY_CONFIG: configPath,
+      ...this.options.gatewayEnv,
+    });
+    await Promise.all([...this.products, ...this.users, this.checkout].map((p) => p.start()));
+    await this.gateway.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((p) => p.stop()));
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private gatewayConfig(): string {
+    const targets = (ps: AppProcess[]) => ps.map((p) => `      - ${p.url}`).join('\n');
+    return `services:
+  - name: product-service
+    basePath: /api/products
+    targets:
+${targets(this.products)}
+    auth:
+      default: role:admin
+      rules:
+        - methods: [GET, HEAD]
+          policy: public
+  - name: user-service
+    basePath: /api/users
+    targets:
+${targets(this.users)}
+    auth:
+      default: authenticated
+      rules:
+        - methods: [POST]
+          path: /
+          policy: public
+  - name: checkout-service
+    basePath: /api/checkout
+    targets:
+${targets([this.checkout])}
+    auth:
+      default: authenticated
+`;
+  }
+}
