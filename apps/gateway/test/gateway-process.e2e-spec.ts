@@ -37,6 +37,8 @@ describe('gateway: as a process', () => {
     beforeAll(async () => {
       await upstream.start();
       config = writeConfig({
+        // Public: this suite is about the access log, not authentication.
+        defaults: { auth: { default: 'public' } },
         services: [{ name: 'products', basePath: '/api/products', targets: [upstream.origin] }],
       });
       const port = await closedPort();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
+import { AuthService } from '../../src/auth/auth.service';
 import { GatewayModule } from '../../src/gateway.module';
 import { BACKOFF_RANDOM } from '../../src/proxy/proxy.tokens';
 
@@ -26,22 +27,11 @@ export interface SendOptions {
   body?: string | Buffer | Readable;
 }
 
-/**
- * Proxy tests are about forwarding: their routes are public unless the config sets an auth policy
- * itself (the gateway's own default is `authenticated`; the auth e2e specs test policies).
- */
-function publicUnlessSaid(config: unknown): unknown {
-  if (typeof config !== 'object' || config === null) return config;
-  const c = config as { defaults?: Record<string, unknown> };
-  if (c.defaults?.auth !== undefined) return config;
-  return { ...c, defaults: { ...c.defaults, auth: { default: 'public' } } };
-}
-
 /** Writes `config` to a temporary YAML file and returns its path (and a way to remove it). */
 export function writeConfig(config: unknown): { file: string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-e2e-'));
   const file = join(dir, 'gateway.yaml');
-  writeFileSync(file, typeof config === 'string' ? config : stringify(publicUnlessSaid(config)));
+  writeFileSync(file, typeof config === 'string' ? config : stringify(config));
   return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -60,6 +50,8 @@ export class TestGateway {
     private readonly options: {
       random?: () => number;
       override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
+      /** Run the real authentication; otherwise every request passes it (proxy suites test forwarding). */
+      enforceAuth?: boolean;
     } = {},
   ) {}
 
@@ -74,6 +66,9 @@ export class TestGateway {
     let builder = Test.createTestingModule({ imports: [GatewayModule] });
     if (this.options.random) {
       builder = builder.overrideProvider(BACKOFF_RANDOM).useValue(this.options.random);
+    }
+    if (!this.options.enforceAuth) {
+      builder = builder.overrideProvider(AuthService).useValue({ authorize: () => ({ ok: true }) });
     }
     if (this.options.override) builder = this.options.override(builder);
     const moduleRef = await builder.compile();
