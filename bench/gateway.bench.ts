@@ -17,6 +17,7 @@
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -281,6 +282,8 @@ async function main(): Promise<void> {
           GATEWAY_CONFIG: configFile,
           GATEWAY_ACCESS_LOG: 'true',
           LOG_LEVEL: 'info',
+          // Production mode refuses to start without a signing secret (the route itself is public).
+          JWT_SECRET: randomBytes(32).toString('hex'),
         },
         stdio: ['ignore', accessLog, 'inherit'],
       },

@@ -1,5 +1,5 @@
+import 'reflect-metadata';
 import fc from 'fast-check';
-import { Agent, request as undiciRequest } from 'undici';
 import { IDENTITY_HEADERS } from '@app/contracts';
 import { TokenStoreHealthIndicator } from '../src/auth/token-store/token-store.health';
 import {
@@ -13,7 +13,7 @@ import {
 import { TEST_SECRET } from './support/auth-fixtures';
 import { describeWhen, describeWithRedis, TEST_REDIS_URL } from './support/redis-available';
 import { PrivateRedisServer, redisServerStatus } from './support/redis-server';
-import { TestGateway } from './support/test-gateway';
+import { eventually, TestGateway } from './support/test-gateway';
 import { TestUpstream } from './support/test-upstream';
 
 /** The system's routes (config/gateway.local.yaml) over test upstreams and the real user-service. */
@@ -305,5 +305,110 @@ describe('auth through the proxy (e2e)', () => {
     );
     // Not vacuous: valid tokens on checkout paths do get through.
     expect(reached).toBeGreaterThan(0);
+  });
+});
+
+describeWhen('auth through the proxy when Redis stops (e2e)', redisServerStatus(), () => {
+  const users = new UserServiceInstance();
+  const products = new TestUpstream();
+  const checkout = new TestUpstream();
+  const redisServer = new PrivateRedisServer();
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    await Promise.all([users.start(), products.start(), checkout.start(), redisServer.start()]);
+    gw = await startGateway(routes(products, users, checkout), {
+      REDIS_URL: redisServer.url,
+      AUTH_REDIS_TIMEOUT_MS: '200',
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([users.stop(), products.kill(), checkout.kill(), redisServer.stop()]);
+  });
+
+  it('should keep public routes working and refuse protected ones with 503', async () => {
+    const login = await gw.send('POST', '/api/auth/login', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(USER),
+    });
+    expect(login.status).toBe(200);
+    const auth = { authorization: `Bearer ${login.json.accessToken as string}` };
+    expect((await gw.send('GET', '/api/checkout/orders', { headers: auth })).status).toBe(200);
+
+    await redisServer.stop();
+    checkout.reset();
+    products.reset();
+    const statuses = { public: [] as number[], protected: [] as number[] };
+    for (let i = 0; i < 20; i++) {
+      statuses.public.push((await gw.send('GET', '/api/products/1')).status);
+      statuses.protected.push(
+        (await gw.send('GET', '/api/checkout/orders', { headers: auth })).status,
+      );
+    }
+    expect(statuses.public).toEqual(new Array(20).fill(200));
+    expect(statuses.protected).toEqual(new Array(20).fill(503));
+    expect(products.count).toBe(20);
+    expect(checkout.count).toBe(0);
+
+    const ready = await gw.send('GET', '/health/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.json.details.tokenStore).toMatchObject({ store: 'redis', reachable: false });
+  });
+});
+
+describeWithRedis('auth through two gateways sharing Redis (e2e)', () => {
+  const users = new UserServiceInstance();
+  const products = new TestUpstream();
+  const checkout = new TestUpstream();
+  const prefix = testKeyPrefix();
+  const gateways: TestGateway[] = [];
+
+  beforeAll(async () => {
+    await Promise.all([users.start(), products.start(), checkout.start()]);
+    for (let i = 0; i < 2; i++) {
+      gateways.push(
+        await startGateway(routes(products, users, checkout), {
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_KEY_PREFIX: prefix,
+          AUTH_TOKEN_CACHE: 'true',
+        }),
+      );
+    }
+    for (const gw of gateways) {
+      await eventually(async () => {
+        const health = await gw.get(TokenStoreHealthIndicator).check();
+        return (health.tokenStore as { revocationCache?: string }).revocationCache === 'on';
+      });
+    }
+  });
+
+  afterAll(async () => {
+    for (const gw of gateways) await gw.close();
+    await Promise.all([users.stop(), products.kill(), checkout.kill()]);
+    await deleteKeys(TEST_REDIS_URL, prefix);
+  });
+
+  it('should refuse on the second gateway, within 1 s, a token logged out on the first', async () => {
+    const [first, second] = gateways;
+    const login = await first.send('POST', '/api/auth/login', {
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(ADMIN),
+    });
+    const auth = { authorization: `Bearer ${login.json.accessToken as string}` };
+    for (let i = 0; i < 3; i++) {
+      expect((await second.send('GET', '/api/checkout/orders', { headers: auth })).status).toBe(
+        200,
+      );
+    }
+    expect((await first.send('POST', '/api/auth/logout', { headers: auth })).status).toBe(204);
+    const loggedOut = Date.now();
+    let status = 200;
+    while (status !== 401 && Date.now() - loggedOut < 3_000) {
+      status = (await second.send('GET', '/api/checkout/orders', { headers: auth })).status;
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - loggedOut).toBeLessThan(1_000);
   });
 });

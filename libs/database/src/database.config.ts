@@ -13,8 +13,9 @@ class DatabaseEnv {
   DATABASE_PATH?: string = undefined;
 
   @IsOptional()
-  @Transform(({ value }: { value: unknown }) =>
-    value === 'true' ? true : value === 'false' ? false : value,
+  // Read the raw string: implicit conversion has already turned "false" into true by now.
+  @Transform(({ obj, key }: { obj: Record<string, unknown>; key: string }) =>
+    obj[key] === 'true' ? true : obj[key] === 'false' ? false : obj[key],
   )
   @IsBoolean({ message: 'SEED_DATA must be true or false' })
   SEED_DATA?: boolean = undefined;

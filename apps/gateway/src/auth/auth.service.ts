@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { authConfig } from './auth.config';
 import { AUTHENTICATED, AuthPolicy } from './auth-policy';
-import { parseBearer } from './bearer-token';
+import { MAX_AUTHORIZATION_LENGTH, parseBearer } from './bearer-token';
 import { CredentialsClient } from './credentials.client';
 import { LoginRateLimiter } from './login-attempts';
 import { AccessClaims, Principal, principalOf } from './principal';
@@ -106,7 +106,11 @@ export class AuthService implements OnModuleInit {
     if (policy.kind === 'public') return PASS;
     const now = Date.now();
     // The cache is keyed by the whole header value, which was fully checked before it was cached.
-    if (authorization !== undefined && this.cache !== undefined) {
+    if (
+      authorization !== undefined &&
+      authorization.length <= MAX_AUTHORIZATION_LENGTH &&
+      this.cache !== undefined
+    ) {
       const cached = this.cache.get(authorization, now);
       if (cached !== undefined) return permit(policy, cached);
     }
@@ -132,8 +136,9 @@ export class AuthService implements OnModuleInit {
   ): Promise<LoginResult> {
     try {
       const admission = await this.limiter.admit(clientIp, email);
-      if (!admission.allowed)
+      if (!admission.allowed) {
         return { kind: 'limited', retryAfterSeconds: admission.retryAfterSeconds };
+      }
     } catch (err) {
       this.logStoreError(err);
       return { kind: 'unavailable', message: 'login is temporarily unavailable' };

@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 
 /** Tokens above this size are refused before any signature or store work (a cheap DoS guard). */
 export const MAX_TOKEN_BYTES = 8 * 1024;
+/** The longest `Authorization` value that can carry an acceptable token (`Bearer ` + token). */
+export const MAX_AUTHORIZATION_LENGTH = MAX_TOKEN_BYTES + 'Bearer '.length;
 
 /** `Bearer` (any case), exactly one space, then one compact JWS: three base64url parts. */
 const BEARER = /^bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
@@ -40,7 +42,8 @@ export function parseBearer(header: string | undefined): BearerToken {
   if (header === undefined || header === '') return MISSING;
   if (header === DUPLICATE)
     return { kind: 'malformed', reason: 'more than one Authorization header' };
-  if (header.length > MAX_TOKEN_BYTES + 7) return { kind: 'malformed', reason: 'token too large' };
+  if (header.length > MAX_AUTHORIZATION_LENGTH)
+    return { kind: 'malformed', reason: 'token too large' };
   const match = BEARER.exec(header);
   if (match) return { kind: 'token', token: match[1] };
   if (!SCHEME.test(header)) return MISSING;
