@@ -147,6 +147,7 @@ describe('auth through the proxy (e2e)', () => {
     expect(seen[IDENTITY_HEADERS.userId]).toBe(userId);
     expect(seen[IDENTITY_HEADERS.email]).toBe('user@example.com');
     expect(seen[IDENTITY_HEADERS.roles]).toBe('user');
+    expect(seen.authorization).toBeUndefined();
   });
 
   it('should drop a spoofed identity on a public route too, and send none', async () => {

@@ -22,6 +22,8 @@ const NOT_FROM_CLIENT = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-request-id',
+  // The gateway has verified the bearer token; services get the identity headers, never the token.
+  'authorization',
   IDENTITY_HEADERS.userId,
   IDENTITY_HEADERS.email,
   IDENTITY_HEADERS.roles,
