@@ -18,13 +18,18 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import { AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import {
+  freePort,
+  GATEWAY_ENTRY,
+  HOST,
+  option,
+  ROOT,
+  stop,
+  waitReady,
+} from './support/bench-process';
 
-const ROOT = resolve(__dirname, '..');
-const GATEWAY_ENTRY = join(ROOT, 'dist', 'apps', 'gateway', 'apps', 'gateway', 'src', 'main.js');
-const HOST = '127.0.0.1';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const USER = { id: 42, name: 'Bench User', email: 'bench@example.com', roles: ['user'] };
 
@@ -34,11 +39,6 @@ interface Measured {
   p99: number;
   errors: number;
   non2xx: number;
-}
-
-function option(name: string, fallback: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg ? Number(arg.split('=')[1]) : fallback;
 }
 
 /** Backend role: GET answers a small JSON; `/internal/credentials/verify` vouches for USER. */
@@ -56,32 +56,6 @@ function runBackend(port: number): void {
       res.end(body);
     });
   }).listen(port, HOST);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createNetServer();
-    server.once('error', fail);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
-
-async function waitReady(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} not ready within ${timeoutMs} ms`);
 }
 
 async function redisAnswers(): Promise<boolean> {
@@ -129,21 +103,6 @@ function formatRow(m: Measured): string {
     `GET   ${m.label.padEnd(26)} ${m.rps.toFixed(0).padStart(7)} req/s` +
     `  p99 ${String(m.p99).padStart(4)} ms  errors ${m.errors}  non-2xx ${m.non2xx}`
   );
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      done();
-      return;
-    }
-    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 async function main(): Promise<void> {

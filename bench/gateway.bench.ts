@@ -28,13 +28,18 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer, IncomingMessage, ServerResponse } from 'node:http';
-import { AddressInfo, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import {
+  freePort,
+  GATEWAY_ENTRY,
+  HOST,
+  option,
+  ROOT,
+  stop,
+  waitReady,
+} from './support/bench-process';
 
-const ROOT = resolve(__dirname, '..');
-const GATEWAY_ENTRY = join(ROOT, 'dist', 'apps', 'gateway', 'apps', 'gateway', 'src', 'main.js');
-const HOST = '127.0.0.1';
 const BASE_PATH = '/api/bench';
 const PAYLOAD = JSON.stringify({
   name: 'benchmark order',
@@ -79,11 +84,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function option(name: string, fallback: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg ? Number(arg.split('=')[1]) : fallback;
 }
 
 /** Backend role: GET answers a small JSON, POST reads the whole body and answers with its size. */
@@ -142,37 +142,11 @@ function runFastGateway(port: number, targets: string[]): void {
   }).start(port);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createNetServer();
-    server.once('error', fail);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => done(port));
-    });
-  });
-}
-
 function spawnRole(role: string, args: string[]): ChildProcess {
   return spawn(process.execPath, [...process.execArgv, __filename, `--role=${role}`, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-}
-
-async function waitReady(url: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${url} not ready within ${timeoutMs} ms`);
 }
 
 async function measure(c: Case, seconds: number, connections: number): Promise<Measured> {
@@ -208,21 +182,6 @@ function formatRow(m: Measured): string {
     `  p99 ${String(m.p99).padStart(4)} ms  cpu/req ${cpu.padStart(6)}` +
     `  errors ${m.errors}  non-2xx ${m.non2xx}`
   );
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      done();
-      return;
-    }
-    const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', () => {
-      clearTimeout(force);
-      done();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 async function main(): Promise<void> {
