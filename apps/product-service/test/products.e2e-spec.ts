@@ -79,6 +79,37 @@ describe('product-service (e2e)', () => {
     expect(res.body.requestId).toEqual(expect.any(String));
   });
 
+  it('should keep every one of 60 concurrent creates and updates', async () => {
+    const server = app.getHttpServer();
+    const before = (await request(server).get('/?limit=1').expect(200)).body.total as number;
+    const created = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        request(server)
+          .post('/')
+          .send({ name: `Concurrent ${i}`, price: `${i + 1}.00` }),
+      ),
+    );
+    expect(created.map((r) => r.status)).toEqual(Array(60).fill(201));
+    const ids = created.map((r) => r.body.id as number);
+    expect(new Set(ids).size).toBe(60);
+
+    const updated = await Promise.all(
+      ids.map((id, i) =>
+        request(server)
+          .patch(`/${id}`)
+          .send({ price: `${i + 1}.50` }),
+      ),
+    );
+    expect(updated.map((r) => r.status)).toEqual(Array(60).fill(200));
+
+    const after = await request(server).get('/?limit=100').expect(200);
+    expect(after.body.total).toBe(before + 60);
+    const prices = new Map<number, string>(
+      (after.body.items as { id: number; price: string }[]).map((p) => [p.id, p.price]),
+    );
+    expect(ids.map((id) => prices.get(id))).toEqual(ids.map((_, i) => `${i + 1}.50`));
+  });
+
   it('should answer 400 naming the id for a malformed id and 404 for an unknown one', async () => {
     const bad = await request(app.getHttpServer()).get('/abc').expect(400);
     expect(bad.body.message).toBe('id must be a positive integer');

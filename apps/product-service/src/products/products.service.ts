@@ -11,6 +11,12 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { Product } from './product.entity';
 
+/**
+ * Each write is one statement, atomic on its own. Without a wrapping transaction, concurrent writes
+ * do not nest as savepoints on better-sqlite3's single shared connection.
+ */
+const SINGLE_STATEMENT = { transaction: false } as const;
+
 @Injectable()
 export class ProductsService {
   constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
@@ -36,7 +42,7 @@ export class ProductsService {
       createdAt: now,
       updatedAt: now,
     });
-    return (await this.products.save(product)).toView();
+    return (await this.products.save(product, SINGLE_STATEMENT)).toView();
   }
 
   async update(id: number, dto: UpdateProductDto): Promise<ProductView> {
@@ -44,7 +50,7 @@ export class ProductsService {
     if (dto.name !== undefined) product.name = dto.name;
     if (dto.price !== undefined) product.priceMinor = toMinorUnits(dto.price);
     product.updatedAt = new Date().toISOString();
-    return (await this.products.save(product)).toView();
+    return (await this.products.save(product, SINGLE_STATEMENT)).toView();
   }
 
   async remove(id: number): Promise<void> {
