@@ -31,6 +31,11 @@ export class AppProcess {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** The OS process id while it runs (to read its memory and open sockets from /proc). */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
   get logs(): string {
     return this.output;
   }
@@ -63,6 +68,16 @@ export class AppProcess {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`${this.app}:${this.port} not ready within ${timeoutMs} ms:\n${this.output}`);
+  }
+
+  /**
+   * A rolling update of this one replica: SIGTERM, wait for the exit, start again on the same port
+   * and wait until ready. Resolves with the exit code of the stopped process.
+   */
+  async restart(timeoutMs = 30_000): Promise<number | null> {
+    const code = await this.stop('SIGTERM');
+    await this.start(timeoutMs);
+    return code;
   }
 
   /** Stops the process with `signal` and resolves with its exit code once it is gone. */

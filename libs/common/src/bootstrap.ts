@@ -2,13 +2,12 @@ import { INestApplication, Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
 import { createPinoLogger, JsonLogger } from './logger';
 import { SERVER_CONFIG, ServerConfig } from './server.config';
-import { ShutdownState } from './shutdown';
+import { drainHttpServer, DrainOptions, ShutdownState } from './shutdown';
 
 export interface BootstrapOptions {
-  /** How long in-flight requests may take to finish after SIGTERM before connections are cut. */
-  drainTimeoutMs?: number;
   /** Hook to adjust the app before it listens (extra routes, swagger). */
   configure?: (app: NestExpressApplication) => void | Promise<void>;
 }
@@ -39,31 +38,63 @@ export async function bootstrapApp(
   app.disable('x-powered-by');
   await options.configure?.(app);
 
-  const { port, host } = app.get(ConfigService).getOrThrow<ServerConfig>(SERVER_CONFIG);
+  const { port, host, headersTimeoutMs, drainDelayMs, drainTimeoutMs } = app
+    .get(ConfigService)
+    .getOrThrow<ServerConfig>(SERVER_CONFIG);
+  limitSlowClients(app.getHttpServer(), headersTimeoutMs);
   await app.listen(port, host);
   logger.log({ msg: 'listening', url: `http://${host}:${port}` }, 'Bootstrap');
 
-  installGracefulShutdown(app, logger, options.drainTimeoutMs ?? 10_000);
+  installGracefulShutdown(app, logger, { delayMs: drainDelayMs, timeoutMs: drainTimeoutMs });
   return app;
 }
 
+/**
+ * Node's defaults let a client take 60 s over its headers and check only every 30 s, so a few
+ * hundred slowloris sockets hold their connections for a minute or more; the bound applies within
+ * a second of `headersTimeoutMs` instead. Must run before `listen`, which starts the checker.
+ */
+export function limitSlowClients(server: Server, headersTimeoutMs: number): void {
+  server.headersTimeout = headersTimeoutMs;
+  server.requestTimeout = Math.max(server.requestTimeout, headersTimeoutMs);
+  // A constructor option that Node reads when the server starts listening.
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval =
+    Math.min(1_000, headersTimeoutMs);
+}
+
+/** Bound on the app's shutdown hooks (database, pools, Redis) once the server has drained. */
+const SHUTDOWN_HOOKS_TIMEOUT_MS = 10_000;
+
+/**
+ * On SIGTERM or SIGINT: drain the HTTP server (see `drainHttpServer`), then close the app (its
+ * shutdown hooks: database, pools, Redis) and exit 0; exit 1 when closing fails or hangs.
+ */
 function installGracefulShutdown(
   app: NestExpressApplication,
   logger: JsonLogger,
-  drainTimeoutMs: number,
+  drain: DrainOptions,
 ): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    app.get(ShutdownState).beginDrain();
-    logger.log({ msg: 'draining', signal, drainTimeoutMs }, 'Shutdown');
-    const server = app.getHttpServer();
-    // Requests still running after the bound are cut rather than holding the rollout.
-    const force = setTimeout(() => server.closeAllConnections(), drainTimeoutMs);
-    force.unref();
-    app
-      .close()
+    logger.log({ msg: 'draining', signal, ...drain }, 'Shutdown');
+    drainHttpServer(app.getHttpServer(), app.get(ShutdownState), drain)
+      .then((outcome) => {
+        if (outcome === 'forced') {
+          logger.warn({ msg: 'requests still in flight were cut', ...drain }, 'Shutdown');
+        }
+        // The hooks run only now that no request can need what they close.
+        const hung = setTimeout(() => {
+          logger.error(
+            { msg: 'shutdown hooks did not finish', boundMs: SHUTDOWN_HOOKS_TIMEOUT_MS },
+            'Shutdown',
+          );
+          process.exit(1);
+        }, SHUTDOWN_HOOKS_TIMEOUT_MS);
+        hung.unref();
+        return app.close();
+      })
       .then(() => {
         logger.log({ msg: 'stopped' }, 'Shutdown');
         process.exit(0);
@@ -73,6 +104,7 @@ function installGracefulShutdown(
         process.exit(1);
       });
   };
-  process.once('SIGTERM', stop);
+  // A repeated SIGTERM must not cut the drain short; a second Ctrl-C (SIGINT) still ends it at once.
+  process.on('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -1,5 +1,11 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { resolveFileSecrets } from './file-secrets';
+
+export interface ValidateEnvOptions {
+  /** Variables that may instead be given as a file path in `<NAME>_FILE` (Docker secrets). */
+  fileSecrets?: readonly string[];
+}
 
 /**
  * Validates environment variables against a class-validator schema whose property names are the
@@ -9,7 +15,9 @@ import { validateSync } from 'class-validator';
 export function validateEnv<T extends object>(
   schema: new () => T,
   env: NodeJS.ProcessEnv = process.env,
+  options: ValidateEnvOptions = {},
 ): T {
+  if (options.fileSecrets) env = resolveFileSecrets(env, options.fileSecrets);
   const known = Object.keys(new schema());
   const present: Record<string, string> = {};
   for (const key of known) {

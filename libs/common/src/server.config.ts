@@ -1,5 +1,5 @@
 import { registerAs } from '@nestjs/config';
-import { IsIn, IsInt, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { validateEnv } from './env-validation';
 
 class ServerEnv {
@@ -13,20 +13,60 @@ class ServerEnv {
 
   @IsIn(['development', 'production', 'test'])
   NODE_ENV: string = 'development';
+
+  @IsInt()
+  @Min(1_000)
+  @Max(300_000)
+  HTTP_HEADERS_TIMEOUT_MS: number = 10_000;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  DRAIN_DELAY_MS?: number = undefined;
+
+  @IsInt()
+  @Min(0)
+  @Max(300_000)
+  DRAIN_TIMEOUT_MS: number = 10_000;
 }
+
+/** The gateway's default active health check (every 5 s, 1 s timeout) sees the 503 in time. */
+const PRODUCTION_DRAIN_DELAY_MS = 6_000;
+/** Local stops and test processes should not wait long; a rolling-restart test sets its own. */
+const DEFAULT_DRAIN_DELAY_MS = 1_000;
 
 export interface ServerConfig {
   port: number;
   host: string;
   production: boolean;
+  /** A client that has not sent its whole header block by then loses its connection (slowloris). */
+  headersTimeoutMs: number;
+  /** After SIGTERM, readiness answers 503 and the app keeps serving this long, then stops listening. */
+  drainDelayMs: number;
+  /** Then requests in flight may take this long to finish before their connections are cut. */
+  drainTimeoutMs: number;
 }
 
 export const SERVER_CONFIG = 'server';
 
-/** `PORT`, `HOST` and `NODE_ENV` of one app, with the app's own default port. */
+/**
+ * `PORT`, `HOST`, `NODE_ENV`, `HTTP_HEADERS_TIMEOUT_MS` and the drain settings `DRAIN_DELAY_MS`
+ * (6 s in production, 1 s otherwise) and `DRAIN_TIMEOUT_MS` of one app, with the app's own
+ * default port.
+ */
 export function serverConfig(defaultPort: number) {
   return registerAs(SERVER_CONFIG, (): ServerConfig => {
     const env = validateEnv(ServerEnv, { PORT: String(defaultPort), ...process.env });
-    return { port: env.PORT, host: env.HOST, production: env.NODE_ENV === 'production' };
+    const production = env.NODE_ENV === 'production';
+    return {
+      port: env.PORT,
+      host: env.HOST,
+      production,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      drainDelayMs:
+        env.DRAIN_DELAY_MS ?? (production ? PRODUCTION_DRAIN_DELAY_MS : DEFAULT_DRAIN_DELAY_MS),
+      drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+    };
   });
 }

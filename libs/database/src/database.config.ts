@@ -35,11 +35,12 @@ export interface DatabaseConfig {
 export const DATABASE_CONFIG = 'database';
 
 /**
- * `DATABASE_URL` (PostgreSQL) wins over `DATABASE_PATH` (SQLite file); neither means the service's
+ * `DATABASE_URL` or `DATABASE_URL_FILE` (PostgreSQL) wins over `DATABASE_PATH` (SQLite file); neither means the service's
  * default file. Seed rows are on by default except in production.
  */
 export const databaseConfig = registerAs(DATABASE_CONFIG, (): DatabaseConfig => {
-  const env = validateEnv(DatabaseEnv);
+  // The URL carries the database password, so it may come from a Docker secret (DATABASE_URL_FILE).
+  const env = validateEnv(DatabaseEnv, process.env, { fileSecrets: ['DATABASE_URL'] });
   return {
     url: env.DATABASE_URL,
     path: env.DATABASE_PATH,

@@ -1,4 +1,4 @@
-import { validateEnv } from '@app/common';
+import { readSecretFile, validateEnv } from '@app/common';
 import { registerAs } from '@nestjs/config';
 import { Transform, TransformFnParams } from 'class-transformer';
 import {
@@ -14,7 +14,6 @@ import {
   MinLength,
 } from 'class-validator';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 
 /** Reads the raw string: implicit conversion would already have turned "false" into `true`. */
 const toBoolean = ({ obj, key }: TransformFnParams): unknown => {
@@ -27,6 +26,7 @@ class AuthEnv {
   @IsString()
   JWT_SECRET?: string = undefined;
 
+  /** Read by `validateEnv` into `JWT_SECRET`; kept here to name it in errors. */
   @IsOptional()
   @IsString()
   JWT_SECRET_FILE?: string = undefined;
@@ -103,6 +103,11 @@ class AuthEnv {
   @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL?: string = undefined;
 
+  /** Added to `REDIS_URL`, so the password can come from a Docker secret (`REDIS_PASSWORD_FILE`). */
+  @IsOptional()
+  @IsString()
+  REDIS_PASSWORD?: string = undefined;
+
   @IsString()
   @MaxLength(100)
   REDIS_KEY_PREFIX: string = 'gateway:';
@@ -135,28 +140,12 @@ export const AUTH_CONFIG = 'auth';
 /** Bytes a production HS256 secret must have at least (the HMAC-SHA256 block strength). */
 export const MIN_SECRET_BYTES = 32;
 
-function readSecretFile(variable: string, path: string): string {
-  try {
-    // Docker secrets usually end with a newline that is not part of the secret.
-    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
-  } catch (err) {
-    throw new Error(
-      `Invalid configuration: ${variable}: cannot read ${path} (${(err as Error).message})`,
-    );
-  }
-}
+/** Variables that may come from a file named by `<NAME>_FILE` instead (Docker secrets). */
+const FILE_SECRETS = ['JWT_SECRET', 'REDIS_PASSWORD'] as const;
 
 function hsKeys(env: AuthEnv, production: boolean): JwtKeys {
-  if (env.JWT_SECRET !== undefined && env.JWT_SECRET_FILE !== undefined) {
-    throw new Error(
-      'Invalid configuration: JWT_SECRET: set JWT_SECRET or JWT_SECRET_FILE, not both',
-    );
-  }
   const variable = env.JWT_SECRET_FILE !== undefined ? 'JWT_SECRET_FILE' : 'JWT_SECRET';
-  const secret =
-    env.JWT_SECRET_FILE !== undefined
-      ? readSecretFile('JWT_SECRET_FILE', env.JWT_SECRET_FILE)
-      : env.JWT_SECRET;
+  const secret = env.JWT_SECRET;
   if (secret === undefined || secret === '') {
     if (production) {
       throw new Error(
@@ -187,13 +176,30 @@ function rsKeys(env: AuthEnv): JwtKeys {
   };
 }
 
+/** `REDIS_URL` with `REDIS_PASSWORD` as its password; a password given twice is refused. */
+function redisUrl(env: AuthEnv): string | undefined {
+  if (env.REDIS_PASSWORD === undefined) return env.REDIS_URL;
+  if (env.REDIS_URL === undefined) {
+    throw new Error('Invalid configuration: REDIS_PASSWORD: set only together with REDIS_URL');
+  }
+  const url = new URL(env.REDIS_URL);
+  if (url.password !== '') {
+    throw new Error(
+      'Invalid configuration: REDIS_PASSWORD: REDIS_URL already carries a password; set it in one place',
+    );
+  }
+  // The client decodes the URL's password; encoding `%` too keeps any password intact.
+  url.password = encodeURIComponent(env.REDIS_PASSWORD);
+  return url.toString();
+}
+
 /**
  * Token signing, the token store and login limits. Without a secret outside production a random one is
  * made (tokens then die with the process and differ per replica); in production a missing or short
  * secret stops the gateway with a message naming the variable.
  */
 export const authConfig = registerAs(AUTH_CONFIG, (): AuthConfig => {
-  const env = validateEnv(AuthEnv);
+  const env = validateEnv(AuthEnv, process.env, { fileSecrets: FILE_SECRETS });
   const production = env.NODE_ENV === 'production';
   return {
     keys: env.JWT_ALGORITHM === 'RS256' ? rsKeys(env) : hsKeys(env, production),
@@ -210,7 +216,7 @@ export const authConfig = registerAs(AUTH_CONFIG, (): AuthConfig => {
     },
     tokenCache: { enabled: env.AUTH_TOKEN_CACHE, maxEntries: env.AUTH_TOKEN_CACHE_MAX_ENTRIES },
     redis: {
-      url: env.REDIS_URL,
+      url: redisUrl(env),
       keyPrefix: env.REDIS_KEY_PREFIX,
       timeoutMs: env.AUTH_REDIS_TIMEOUT_MS,
     },

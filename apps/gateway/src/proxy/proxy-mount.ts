@@ -38,6 +38,10 @@ export class ProxyMount implements OnApplicationBootstrap {
 
   private dispatch(req: IncomingMessage, res: ServerResponse, toNest: RequestListener): void {
     try {
+      if (hasSeveralHosts(req.rawHeaders)) {
+        this.handler.refuse(req, res, 'more than one Host header');
+        return;
+      }
       const canonical = this.canonicalizer.canonicalize(req.url);
       if (!canonical.ok) {
         this.handler.refuse(req, res, canonical.reason);
@@ -53,4 +57,20 @@ export class ProxyMount implements OnApplicationBootstrap {
       this.handler.crash(req, res, err);
     }
   }
+}
+
+/**
+ * RFC 9112 3.2: a request with more than one Host header must get 400. Node keeps the first and
+ * drops the others, so a cache or filter in front may have acted on a different one.
+ */
+function hasSeveralHosts(raw: string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
 }
