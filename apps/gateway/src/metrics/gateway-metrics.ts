@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { TrafficWindow } from './traffic-window';
 
 type Inc = { inc(value?: number): void };
 type Observe = { observe(value: number): void };
@@ -7,13 +8,24 @@ type Observe = { observe(value: number): void };
 /** Counters of one service, bound to their labels once so a request only increments. */
 export class ServiceMetrics {
   private readonly byStatus: (Inc | undefined)[] = [];
+  /** The last minute of this service's traffic, for the status report. */
+  readonly recent = new TrafficWindow();
+  /** Counts a retry in Prometheus and in the recent window. */
+  readonly retries: Inc;
 
   constructor(
     private readonly requests: Counter<'service' | 'status'>,
     private readonly latency: Observe,
-    readonly retries: Inc,
+    retries: Inc,
     private readonly service: string,
-  ) {}
+  ) {
+    this.retries = {
+      inc: () => {
+        retries.inc();
+        this.recent.retried();
+      },
+    };
+  }
 
   /** Records one finished request; `status` is the code sent to the client (499 when it left). */
   record(status: number, seconds: number): void {
@@ -24,6 +36,7 @@ export class ServiceMetrics {
     }
     counter.inc();
     this.latency.observe(seconds);
+    this.recent.record(status, seconds);
   }
 }
 
@@ -61,7 +74,8 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  private readonly healthProbes: (() => void)[] = [];
+  /** Keyed by service and target, so that a target that goes away stops being reported. */
+  private readonly healthProbes = new Map<string, () => void>();
 
   private readonly targetHealthy = new Gauge({
     name: 'gateway_upstream_target_healthy',
@@ -69,7 +83,7 @@ export class GatewayMetrics {
     labelNames: ['service', 'target'] as const,
     registers: [this.registry],
     collect: () => {
-      for (const probe of this.healthProbes) probe();
+      for (const probe of this.healthProbes.values()) probe();
     },
   });
 
@@ -93,6 +107,16 @@ export class GatewayMetrics {
   /** Reports a target's health on every scrape, read from its live state. */
   trackTargetHealth(service: string, target: string, healthy: () => boolean): void {
     const labels = { service, target };
-    this.healthProbes.push(() => this.targetHealthy.set(labels, healthy() ? 1 : 0));
+    this.healthProbes.set(`${service} ${target}`, () =>
+      this.targetHealthy.set(labels, healthy() ? 1 : 0),
+    );
+  }
+
+  /** Removes every series of a target that left its service, so that churn does not grow them. */
+  forgetTarget(service: string, target: string): void {
+    const labels = { service, target };
+    this.healthProbes.delete(`${service} ${target}`);
+    this.targetHealthy.remove(labels);
+    this.ejections.remove(labels);
   }
 }

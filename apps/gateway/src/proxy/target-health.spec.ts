@@ -93,4 +93,34 @@ describe('TargetHealth', () => {
     expect(health.availability()).toBe('trial');
     expect(health.healthy).toBe(false);
   });
+
+  it('should report failures, ejections, the cooldown end and the last active check', () => {
+    const health = make();
+    expect(health.snapshot()).toEqual({
+      healthy: true,
+      ejected: false,
+      consecutiveFailures: 0,
+      cooldownUntil: null,
+      ejections: 0,
+      lastCheck: null,
+    });
+    health.failed(false);
+    health.failed(false);
+    expect(health.snapshot().consecutiveFailures).toBe(2);
+    health.failed(false);
+    now += 10;
+    health.activeResult(false);
+    expect(health.snapshot()).toEqual({
+      healthy: false,
+      ejected: true,
+      consecutiveFailures: 0,
+      cooldownUntil: 1_100,
+      ejections: 1,
+      lastCheck: { at: 1_010, up: false },
+    });
+    now += 90;
+    health.beginTrial();
+    health.failed(true);
+    expect(health.snapshot()).toMatchObject({ ejections: 2, cooldownUntil: 1_300 });
+  });
 });

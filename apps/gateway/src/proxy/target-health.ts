@@ -3,6 +3,19 @@ import type { PassiveHealthConfig } from '../routing/gateway-config';
 /** What the balancer may do with a target right now. */
 export type Availability = 'ready' | 'trial' | 'unavailable';
 
+/** A copy of a target's health for reports; times are `now()` values (epoch ms by default). */
+export interface TargetHealthSnapshot {
+  readonly healthy: boolean;
+  readonly ejected: boolean;
+  readonly consecutiveFailures: number;
+  /** End of the current ejection's cooldown, or `null` when not ejected. */
+  readonly cooldownUntil: number | null;
+  /** Ejections since start. */
+  readonly ejections: number;
+  /** The last active check, or `null` before the first one answered. */
+  readonly lastCheck: { readonly at: number; readonly up: boolean } | null;
+}
+
 /**
  * Health of one target as seen by the gateway: active checks mark it up or down; passive checks
  * eject it after consecutive failed attempts for a cooldown that doubles on every ejection in a
@@ -17,6 +30,9 @@ export class TargetHealth {
   /** Ejections in a row without a successful trial in between. */
   private ejections = 0;
   private trialInFlight = false;
+  private ejectionsTotal = 0;
+  /** `now()` of the last active check; 0 before the first. */
+  private lastCheckAt = 0;
 
   constructor(
     private readonly policy: PassiveHealthConfig,
@@ -37,6 +53,18 @@ export class TargetHealth {
     if (!this.ejected) return 'ready';
     if (this.trialInFlight || this.now() < this.cooldownUntil) return 'unavailable';
     return 'trial';
+  }
+
+  /** Its state now, for the status report. */
+  snapshot(): TargetHealthSnapshot {
+    return {
+      healthy: this.healthy,
+      ejected: this.ejected,
+      consecutiveFailures: this.consecutiveFailures,
+      cooldownUntil: this.ejected ? this.cooldownUntil : null,
+      ejections: this.ejectionsTotal,
+      lastCheck: this.lastCheckAt === 0 ? null : { at: this.lastCheckAt, up: this.activeUp },
+    };
   }
 
   /** The balancer hands this target its one trial request. */
@@ -77,12 +105,14 @@ export class TargetHealth {
   /** Records an active check. A passing check ends an ejection's cooldown: the next request is the trial. */
   activeResult(up: boolean): void {
     this.activeUp = up;
+    this.lastCheckAt = this.now();
     if (up && this.ejected) this.cooldownUntil = Math.min(this.cooldownUntil, this.now());
   }
 
   private eject(): void {
     this.ejected = true;
     this.ejections += 1;
+    this.ejectionsTotal += 1;
     this.consecutiveFailures = 0;
     const cooldown = Math.min(
       this.policy.maxCooldownMs,

@@ -8,7 +8,7 @@ import {
 import type { Logger } from 'pino';
 import { Client } from 'undici';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
-import { ServiceUpstreams, UpstreamRegistry } from './upstream-registry';
+import { ServiceUpstreams, TargetSetChange, UpstreamRegistry } from './upstream-registry';
 import type { TargetPick, UpstreamTarget } from './upstream-target';
 
 export interface ServiceHealthSummary {
@@ -30,7 +30,7 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
 
   constructor(
     private readonly registry: UpstreamRegistry,
-    metrics: GatewayMetrics,
+    private readonly metrics: GatewayMetrics,
     @Inject(APP_PINO) private readonly logger: Logger,
   ) {
     for (const service of registry.services) {
@@ -38,6 +38,7 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
         this.ejections.set(target, metrics.ejectionsOf(service.name, target.origin));
       }
     }
+    registry.onTargetsChanged((change) => this.targetsChanged(change));
   }
 
   succeeded(pick: TargetPick): void {
@@ -81,6 +82,25 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
     await Promise.all([...this.probes.values()].map((c) => c.destroy().catch(() => undefined)));
   }
 
+  /** Added targets are checked at once; removed ones lose their probe connection. */
+  private targetsChanged({ service, added, removed }: TargetSetChange): void {
+    for (const target of removed) {
+      this.ejections.delete(target);
+      this.dropProbe(target);
+    }
+    for (const target of added) {
+      this.ejections.set(target, this.metrics.ejectionsOf(service.name, target.origin));
+      if (service.config.activeHealth.enabled && !this.stopped) void this.check(service, target);
+    }
+  }
+
+  private dropProbe(target: UpstreamTarget): void {
+    const client = this.probes.get(target);
+    if (!client) return;
+    this.probes.delete(target);
+    void client.destroy().catch(() => undefined);
+  }
+
   /** Checks every target of `service` once, now. */
   async checkService(service: ServiceUpstreams): Promise<void> {
     await Promise.all(service.targets.map((target) => this.check(service, target)));
@@ -98,6 +118,7 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
   }
 
   private async check(service: ServiceUpstreams, target: UpstreamTarget): Promise<void> {
+    if (target.retired) return;
     const { path, timeoutMs } = service.config.activeHealth;
     let up = false;
     try {
@@ -115,6 +136,11 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
       up = false;
     }
     if (this.stopped) return;
+    if (target.retired) {
+      // Removed while its check was on the way.
+      this.dropProbe(target);
+      return;
+    }
     const wasHealthy = target.health.healthy;
     target.health.activeResult(up);
     if (wasHealthy && !up) {

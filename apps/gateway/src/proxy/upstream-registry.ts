@@ -1,5 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
-import { Pool } from 'undici';
+import { Dispatcher, Pool } from 'undici';
+import { resolvableHost } from '../discovery/target-names';
 import { GatewayMetrics, ServiceMetrics } from '../metrics/gateway-metrics';
 import type { GatewayConfig, ServiceConfig } from '../routing/gateway-config';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';
@@ -10,59 +11,68 @@ import { RoundRobinBalancer } from './round-robin-balancer';
 import { TargetHealth } from './target-health';
 import { UpstreamTarget } from './upstream-target';
 
-/** Everything the proxy path needs about one service, built once at start. */
+/** Everything the proxy path needs about one service; its target set may change while it runs. */
 export class ServiceUpstreams {
   readonly balancer: RoundRobinBalancer;
 
   constructor(
     readonly config: ServiceConfig,
-    readonly targets: readonly UpstreamTarget[],
+    targets: readonly UpstreamTarget[],
     readonly retry: RetryPolicy,
     readonly cors: CorsPolicy | null,
     readonly metrics: ServiceMetrics,
   ) {
-    this.balancer = new RoundRobinBalancer(targets);
+    this.balancer = new RoundRobinBalancer(Object.freeze([...targets]));
   }
 
   get name(): string {
     return this.config.name;
   }
+
+  /** The service's targets now: an immutable snapshot, replaced as a whole when the set changes. */
+  get targets(): readonly UpstreamTarget[] {
+    return this.balancer.targets;
+  }
 }
 
-/** The services of the config with their targets, one keep-alive undici Pool per target. */
+/** A target wanted in a service's set: its origin, and the configured target it comes from. */
+export interface WantedTarget {
+  readonly origin: string;
+  readonly source: string;
+}
+
+/** What one `UpstreamRegistry.setTargets` changed. */
+export interface TargetSetChange {
+  readonly service: ServiceUpstreams;
+  readonly added: readonly UpstreamTarget[];
+  readonly removed: readonly UpstreamTarget[];
+}
+
+/**
+ * The services of the config with their targets, one keep-alive undici Pool per target. A target
+ * whose host is a name, in a service with discovery on, waits for discovery to resolve it.
+ */
 @Injectable()
 export class UpstreamRegistry implements OnApplicationShutdown {
   /** Indexed like `GatewayConfig.services` (`ServiceConfig.index`). */
   readonly services: readonly ServiceUpstreams[];
+  private readonly listeners: ((change: TargetSetChange) => void)[] = [];
+  /** Pools of removed targets, closing once their requests in flight have ended. */
+  private readonly draining = new Set<Dispatcher>();
+  private nextIndex = 0;
 
   constructor(
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
-    metrics: GatewayMetrics,
+    private readonly metrics: GatewayMetrics,
     @Inject(BACKOFF_RANDOM) random: () => number,
   ) {
     this.services = config.services.map((service) => {
-      const targets = service.targets.map((origin, index) => {
-        const pool = new Pool(origin, {
-          connections: service.connectionsPerTarget,
-          pipelining: 1,
-          connect: { timeout: Math.min(service.timeouts.connectMs, service.timeouts.perTryMs) },
-          // The per-try timer of the exchange is the authority; these only bound a stuck socket.
-          headersTimeout: service.timeouts.perTryMs + 1_000,
-          bodyTimeout: service.timeouts.perTryMs,
-        });
-        const target = new UpstreamTarget(
-          service.name,
-          index,
-          origin,
-          pool,
-          new TargetHealth(service.passiveHealth),
-        );
-        metrics.trackTargetHealth(service.name, origin, () => target.health.healthy);
-        return target;
-      });
+      const fixed = service.discovery.enabled
+        ? service.targets.filter((origin) => resolvableHost(origin) === null)
+        : service.targets;
       return new ServiceUpstreams(
         service,
-        targets,
+        fixed.map((origin) => this.createTarget(service, origin, origin)),
         new RetryPolicy(service.retry, random),
         service.cors ? new CorsPolicy(service.cors) : null,
         metrics.forService(service.name),
@@ -74,10 +84,79 @@ export class UpstreamRegistry implements OnApplicationShutdown {
     return this.services[index];
   }
 
+  /** Calls `listener` after every change of a service's target set. */
+  onTargetsChanged(listener: (change: TargetSetChange) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Makes `wanted` the target set of `service`, in one swap. A target whose origin stays keeps
+   * its pool and health; a new origin gets its own; a target that goes is out of rotation at
+   * once and its pool closes when the requests in flight on it have ended.
+   */
+  setTargets(service: ServiceUpstreams, wanted: readonly WantedTarget[]): TargetSetChange {
+    const current = service.targets;
+    const kept = new Set<string>();
+    for (const { origin } of wanted) kept.add(origin);
+    const added: UpstreamTarget[] = [];
+    const known = new Set(current.map((t) => t.origin));
+    for (const { origin, source } of wanted) {
+      if (known.has(origin)) continue;
+      known.add(origin);
+      added.push(this.createTarget(service.config, origin, source));
+    }
+    const removed = current.filter((t) => !kept.has(t.origin));
+    const change: TargetSetChange = { service, added, removed };
+    if (added.length === 0 && removed.length === 0) return change;
+    // Kept targets hold their places so that the rotation carries on evenly.
+    service.balancer.replace(
+      Object.freeze([...current.filter((t) => kept.has(t.origin)), ...added]),
+    );
+    for (const target of removed) this.retire(target);
+    for (const listener of this.listeners) listener(change);
+    return change;
+  }
+
   async onApplicationShutdown(): Promise<void> {
     // The HTTP server has closed by now, so nothing is in flight that a pool still owes.
-    await Promise.all(
-      this.services.flatMap((s) => s.targets.map((t) => t.pool.destroy().catch(() => undefined))),
+    const pools = [...this.draining, ...this.services.flatMap((s) => s.targets.map((t) => t.pool))];
+    await Promise.all(pools.map((pool) => pool.destroy().catch(() => undefined)));
+  }
+
+  private createTarget(service: ServiceConfig, origin: string, source: string): UpstreamTarget {
+    const sourceHost = new URL(source).hostname;
+    const pool = new Pool(origin, {
+      connections: service.connectionsPerTarget,
+      pipelining: 1,
+      connect: {
+        timeout: Math.min(service.timeouts.connectMs, service.timeouts.perTryMs),
+        // A resolved address still presents the name's certificate.
+        ...(origin !== source && source.startsWith('https:') ? { servername: sourceHost } : {}),
+      },
+      // The per-try timer of the exchange is the authority; these only bound a stuck socket.
+      headersTimeout: service.timeouts.perTryMs + 1_000,
+      bodyTimeout: service.timeouts.perTryMs,
+    });
+    const target = new UpstreamTarget(
+      service.name,
+      this.nextIndex++,
+      origin,
+      pool,
+      new TargetHealth(service.passiveHealth),
+      source,
     );
+    this.metrics.trackTargetHealth(service.name, origin, () => target.health.healthy);
+    return target;
+  }
+
+  private retire(target: UpstreamTarget): void {
+    target.retired = true;
+    this.metrics.forgetTarget(target.service, target.origin);
+    const pool = target.pool;
+    this.draining.add(pool);
+    void pool
+      .close()
+      .catch(() => undefined)
+      .finally(() => this.draining.delete(pool));
   }
 }

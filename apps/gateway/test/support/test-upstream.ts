@@ -36,9 +36,9 @@ export const echo: UpstreamBehaviour = (_req, res, seen) => {
 };
 
 /**
- * A real upstream on 127.0.0.1 for e2e tests: records every request it receives (except its own
- * `/health/ready`), answers with a replaceable behaviour, and can be killed and brought back on
- * the same port.
+ * A real upstream on a loopback address for e2e tests: records every request it receives (except
+ * its own `/health/ready`), answers with a replaceable behaviour, and can be killed and brought
+ * back on the same port.
  */
 export class TestUpstream {
   readonly seen: SeenRequest[] = [];
@@ -47,10 +47,14 @@ export class TestUpstream {
   private readonly sockets = new Set<Socket>();
   port = 0;
 
-  constructor(public behaviour: UpstreamBehaviour = echo) {}
+  constructor(
+    public behaviour: UpstreamBehaviour = echo,
+    /** A loopback address: 127.0.0.2 and up let several upstreams share one port. */
+    readonly host = '127.0.0.1',
+  ) {}
 
   get origin(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.host}:${this.port}`;
   }
 
   /** Requests seen, health checks excluded. */
@@ -67,7 +71,7 @@ export class TestUpstream {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
+      server.listen(port, this.host, () => resolve());
     });
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
