@@ -228,8 +228,9 @@ describe('gateway: balancing, retries and upstream health', () => {
     const [a, b, c] = slow.seen.map((s) => s.at);
     const first = b - a;
     const second = c - b;
-    expect(first).toBeGreaterThanOrEqual(300 + 95);
-    expect(second).toBeGreaterThanOrEqual(300 + 195);
+    // Arrivals are stamped on the test's own event loop, which a loaded machine delays by a few ms.
+    expect(first).toBeGreaterThanOrEqual(300 + 95 - 25);
+    expect(second).toBeGreaterThanOrEqual(300 + 195 - 25);
     expect(second).toBeGreaterThan(first + 50);
     expect(second).toBeLessThan(300 + 200 + 150);
   }, 10_000);
@@ -239,9 +240,9 @@ describe('gateway: balancing, retries and upstream health', () => {
     expect(res.status).toBe(504);
     expect(slow.count).toBe(3);
     const [a, b, c] = slow.seen.map((s) => s.at);
-    expect(b - a).toBeGreaterThanOrEqual(295);
+    expect(b - a).toBeGreaterThanOrEqual(275);
     expect(b - a).toBeLessThan(300 + 100 + 150);
-    expect(c - b).toBeGreaterThanOrEqual(295);
+    expect(c - b).toBeGreaterThanOrEqual(275);
     expect(c - b).toBeLessThan(300 + 200 + 150);
   }, 10_000);
 

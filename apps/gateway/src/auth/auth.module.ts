@@ -26,8 +26,11 @@ export interface AuthModuleOptions {
   userServiceUrls?: Pick<FactoryProvider<UserServiceUrls>, 'inject' | 'useFactory'>;
 }
 
-/** No connection when `REDIS_URL` is unset: the in-memory store and counters are used instead. */
-const AUTH_REDIS = Symbol('AUTH_REDIS');
+/**
+ * The gateway's one Redis connection (`RedisConnection`), shared with the rate limits and the
+ * response cache; `null` when `REDIS_URL` is unset and in-memory stores are used instead.
+ */
+export const AUTH_REDIS = Symbol('AUTH_REDIS');
 
 function keyObject(variable: string, make: () => KeyObject): KeyObject {
   try {
@@ -125,7 +128,7 @@ export class AuthModule {
         JwtAuthGuard,
         TokenStoreHealthIndicator,
       ],
-      exports: [AuthService, JwtAuthGuard, TokenStore, TokenStoreHealthIndicator],
+      exports: [AuthService, JwtAuthGuard, TokenStore, TokenStoreHealthIndicator, AUTH_REDIS],
     };
   }
 }

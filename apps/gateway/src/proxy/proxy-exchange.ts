@@ -1,4 +1,9 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type {
+  IncomingHttpHeaders,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  ServerResponse,
+} from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { RouteMatch } from '../routing/route-table';
@@ -6,9 +11,10 @@ import type { AccessLog } from './access-log';
 import { sendError } from './error-response';
 import { clientResponseHeaders } from './forwarded-headers';
 import { RequestBodyStream } from './request-body';
+import type { ResponseTap } from './response-tap';
 import type { UpstreamHealth } from './upstream-health';
 import type { ServiceUpstreams } from './upstream-registry';
-import type { TargetPick } from './upstream-target';
+import { TargetPick, TriedTargets, withTried } from './upstream-target';
 
 /** Why an attempt failed; decides whether another may follow and the final status (504 for `timeout`). */
 type FailureKind = 'connect' | 'timeout' | 'reset' | 'status';
@@ -54,8 +60,8 @@ export interface ExchangeRequest {
  */
 export class ProxyExchange {
   private attempts = 0;
-  /** Bit `i` set: target `i` of the service has had an attempt. */
-  private tried = 0;
+  /** Targets of the service this request has had an attempt on. */
+  private tried: TriedTargets = null;
   private current: UpstreamAttempt | null = null;
   private lastPick: TargetPick | null = null;
   private lastFailure: FailureKind | null = null;
@@ -73,6 +79,9 @@ export class ProxyExchange {
   private bodySpent = false;
   private responseStatus = 0;
   private finished = false;
+  /** Headers added to whatever the client gets (rate-limit headers), or `null`. */
+  private extraHeaders: OutgoingHttpHeaders | null = null;
+  private tap: ResponseTap | null = null;
 
   constructor(
     private readonly context: ExchangeContext,
@@ -99,11 +108,33 @@ export class ProxyExchange {
     this.finish(status);
   }
 
+  /** Headers for the client's answer, whoever gives it. */
+  addHeaders(headers: OutgoingHttpHeaders): void {
+    this.extraHeaders = headers;
+  }
+
+  /** Lets `tap` see the upstream's answer as it goes to the client. */
+  observe(tap: ResponseTap): void {
+    this.tap = tap;
+  }
+
+  /** Answers with a whole response the gateway holds (a cache hit). */
+  respond(status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
+    if (this.finished) return;
+    const { res, req, upstreams, requestId } = this.request;
+    headers['x-request-id'] = requestId;
+    upstreams.cors?.decorate(headers, req.headers.origin);
+    if (this.extraHeaders !== null) Object.assign(headers, this.extraHeaders);
+    res.writeHead(status, headers);
+    res.end(body);
+    this.finish(status);
+  }
+
   /** Ends the exchange with a gateway error before any upstream answered. */
   fail(status: number, message: string, extraHeaders?: Record<string, string>): void {
     if (this.finished) return;
     const { res, requestId, upstreams, req } = this.request;
-    const headers = { ...extraHeaders };
+    const headers = { ...this.extraHeaders, ...extraHeaders };
     upstreams.cors?.decorate(headers, req.headers.origin);
     sendError(res, status, message, requestId, headers);
     this.finish(status);
@@ -122,11 +153,12 @@ export class ProxyExchange {
       return;
     }
     this.attempts += 1;
-    this.tried |= 1 << pick.target.index;
+    this.tried = withTried(this.tried, pick.target);
     this.lastPick = pick;
     const counted = this.streamed === 'counted' ? new RequestBodyStream(this.streamLimit) : null;
     const body = this.streamed === 'direct' ? this.request.req : (counted ?? this.body);
     const attempt = new UpstreamAttempt(this, pick, counted, this.streamed === 'direct');
+    pick.target.inFlight += 1;
     this.current = attempt;
     attempt.timer = setTimeout(onAttemptTimeout, upstreams.config.timeouts.perTryMs, this, attempt);
     const { req, upstreamPath, headers } = this.request;
@@ -170,7 +202,9 @@ export class ProxyExchange {
     }
     this.responseStatus = status;
     const out = clientResponseHeaders(headers, requestId);
+    this.tap?.responseStarted(status, out);
     upstreams.cors?.decorate(out, req.headers.origin);
+    if (this.extraHeaders !== null) Object.assign(out, this.extraHeaders);
     if (statusMessage) res.writeHead(status, statusMessage, out);
     else res.writeHead(status, out);
   }
@@ -180,6 +214,7 @@ export class ProxyExchange {
     controller: Dispatcher.DispatchController,
     chunk: Buffer,
   ): void {
+    this.tap?.responseData(chunk);
     if (!this.request.res.write(chunk)) {
       controller.pause();
       this.request.res.once('drain', attempt.resumer());
@@ -192,7 +227,10 @@ export class ProxyExchange {
       this.attemptFailed(attempt, 'status', true);
       return;
     }
-    this.request.res.end();
+    // A write's cache invalidation holds the end back, so no instance serves stale after it.
+    const settled = this.tap?.responseEnded() ?? null;
+    if (settled === null) this.request.res.end();
+    else void settled.then(() => this.request.res.end());
     const status = this.responseStatus;
     if (status === 502 || status === 503 || status === 504)
       this.context.health.failed(attempt.pick);
@@ -212,6 +250,7 @@ export class ProxyExchange {
     if (this.request.res.headersSent) {
       // The response was already on its way: the client can only learn of it by a cut connection.
       this.context.health.failed(attempt.pick);
+      this.tap?.responseAborted();
       this.request.res.destroy(err);
       this.finish(this.responseStatus);
       return;
@@ -254,6 +293,7 @@ export class ProxyExchange {
     this.current = null;
     if (attempt) {
       attempt.abandoned = true;
+      attempt.settle();
       clearTimeout(attempt.timer);
       this.context.health.released(attempt.pick);
       attempt.controller?.abort(new AttemptAbandonedError('proxy failure'));
@@ -274,6 +314,7 @@ export class ProxyExchange {
     if (attempt.sendsClientStream) return;
     // Still connecting: give up on it now; if it ever reaches a socket it is aborted unsent.
     attempt.abandoned = true;
+    attempt.settle();
     this.current = null;
     this.attemptFailed(attempt, 'timeout', false);
   }
@@ -304,10 +345,12 @@ export class ProxyExchange {
     if (attempt) {
       clearTimeout(attempt.timer);
       attempt.abandoned = true;
+      attempt.settle();
       this.current = null;
       this.context.health.released(attempt.pick);
       attempt.controller?.abort(new AttemptAbandonedError('client closed the connection'));
     }
+    this.tap?.responseAborted();
     this.finish(CLIENT_CLOSED);
   }
 
@@ -355,6 +398,8 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   abandoned = false;
   /** A retryable 502/503/504 whose body is read and dropped. */
   discard = false;
+  /** No longer counted in its target's `inFlight`. */
+  private settled = false;
 
   constructor(
     private readonly exchange: ProxyExchange,
@@ -366,6 +411,13 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   ) {}
 
   private onDrain?: () => void;
+
+  /** Takes the attempt out of its target's in-flight count, once. */
+  settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.pick.target.inFlight -= 1;
+  }
 
   /** Resumes the upstream response once the client has drained (one function per attempt, made on first need). */
   resumer(): () => void {
@@ -419,6 +471,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onResponseEnd(): void {
     if (this.abandoned) return;
     this.abandoned = true;
+    this.settle();
     try {
       this.exchange.attemptEnded(this);
     } catch (err) {
@@ -429,6 +482,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.abandoned) return;
     this.abandoned = true;
+    this.settle();
     try {
       this.exchange.attemptErrored(this, error);
     } catch (err) {

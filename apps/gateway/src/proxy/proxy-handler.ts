@@ -5,6 +5,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AuthOutcome, AuthService } from '../auth/auth.service';
 import { authorizationOf } from '../auth/bearer-token';
+import type { Principal } from '../auth/principal';
+import { ResponseCache } from '../cache/response-cache';
+import { RateLimiter } from '../rate-limit/rate-limiter';
 import type { CanonicalPath } from '../routing/path-canonicalizer';
 import type { RouteMatch } from '../routing/route-table';
 import { GatewayMetrics, ServiceMetrics } from '../metrics/gateway-metrics';
@@ -36,6 +39,8 @@ export class ProxyHandler {
     metrics: GatewayMetrics,
     @Inject(APP_PINO) private readonly logger: Logger,
     private readonly auth: AuthService,
+    private readonly limiter: RateLimiter,
+    private readonly cache: ResponseCache,
   ) {
     this.context = { health, accessLog, logger };
     this.unrouted = metrics.forService('-');
@@ -107,13 +112,81 @@ export class ProxyHandler {
           identity[IDENTITY_HEADERS.roles],
         );
       }
-      this.forward(exchange, req, res, limit, replaySafe, contentLength);
+      if (route.rateLimits === null && route.service.cache === null) {
+        this.forward(exchange, req, res, limit, replaySafe, contentLength);
+        return;
+      }
+      const forward = () => this.forward(exchange, req, res, limit, replaySafe, contentLength);
+      this.limitThenCache(exchange, req, route, canonical.query, outcome.principal, forward);
     };
     if (decision instanceof Promise) {
       decision.then(admit).catch((err: unknown) => exchange.crash(err));
     } else {
       admit(decision);
     }
+  }
+
+  /** The route's rate limits, then its response cache, then `forward` (for routes with either). */
+  private limitThenCache(
+    exchange: ProxyExchange,
+    req: IncomingMessage,
+    route: RouteMatch,
+    query: string,
+    principal: Principal | undefined,
+    forward: () => void,
+  ): void {
+    const limits = route.rateLimits;
+    if (limits === null) {
+      this.cacheThenForward(exchange, req, route, query, principal, forward);
+      return;
+    }
+    this.limiter
+      .check(route.service.name, limits, req, principal)
+      .then((verdict) => {
+        if (verdict.headers !== null) exchange.addHeaders(verdict.headers);
+        if (!verdict.allowed) exchange.fail(verdict.status, verdict.message);
+        else this.cacheThenForward(exchange, req, route, query, principal, forward);
+      })
+      .catch((err: unknown) => exchange.crash(err));
+  }
+
+  /** A cacheable GET is answered from the cache or forwarded with a capture; a write invalidates. */
+  private cacheThenForward(
+    exchange: ProxyExchange,
+    req: IncomingMessage,
+    route: RouteMatch,
+    query: string,
+    principal: Principal | undefined,
+    forward: () => void,
+  ): void {
+    if (route.service.cache === null) {
+      forward();
+      return;
+    }
+    if (route.cache === null) {
+      const method = req.method;
+      if (method !== 'HEAD' && method !== 'OPTIONS') {
+        exchange.observe(this.cache.invalidation(route.service.name));
+      }
+      forward();
+      return;
+    }
+    // A GET with a body is not something the cache can key.
+    if (hasBody(req)) {
+      forward();
+      return;
+    }
+    this.cache
+      .lookup(route, route.cache, route.path + query, req, principal)
+      .then((result) => {
+        if (result.hit === null) {
+          exchange.observe(result.tap);
+          forward();
+          return;
+        }
+        exchange.respond(result.hit.status, this.cache.hitHeaders(result.hit), result.hit.body);
+      })
+      .catch((err: unknown) => exchange.crash(err));
   }
 
   /** Sends the request upstream: without a body, with its bytes kept for replay, or streaming. */
@@ -175,4 +248,9 @@ export class ProxyHandler {
     this.logger.error({ err, requestId }, 'proxy failure');
     sendError(res, 500, 'internal error', requestId);
   }
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
 }

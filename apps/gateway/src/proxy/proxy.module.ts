@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { GatewayAuthModule } from '../auth/gateway-auth.module';
+import { ResponseCacheModule } from '../cache/response-cache.module';
 import { MetricsModule } from '../metrics/metrics.module';
+import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { RoutingModule } from '../routing/routing.module';
 import { AccessLog } from './access-log';
 import { ProxyHandler } from './proxy-handler';
@@ -11,7 +13,7 @@ import { UpstreamRegistry } from './upstream-registry';
 
 /** The proxy path: mounted ahead of Express, built from the providers below. */
 @Module({
-  imports: [RoutingModule, MetricsModule, GatewayAuthModule],
+  imports: [RoutingModule, MetricsModule, GatewayAuthModule, RateLimitModule, ResponseCacheModule],
   providers: [
     { provide: BACKOFF_RANDOM, useValue: Math.random },
     UpstreamRegistry,

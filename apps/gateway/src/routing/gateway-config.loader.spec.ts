@@ -90,10 +90,37 @@ describe('parseGatewayConfig', () => {
     expect(config.services[0].targets).toEqual(['http://localhost']);
   });
 
+  it('should read discovery from the defaults block and let a service override it', () => {
+    const config = parseGatewayConfig({
+      defaults: { discovery: { enabled: true, intervalMs: 2000 } },
+      services: [
+        service({ targets: ['http://tasks.products:3001'] }),
+        service({ name: 'other', basePath: '/api/other', discovery: { enabled: false } }),
+      ],
+    });
+    expect(config.services[0].discovery).toEqual({ enabled: true, intervalMs: 2000 });
+    expect(config.services[0].targets).toEqual(['http://tasks.products:3001']);
+    expect(config.services[1].discovery).toEqual({ enabled: false, intervalMs: 2000 });
+    expect(DEFAULT_SERVICE_OPTIONS.discovery).toEqual({ enabled: false, intervalMs: 5000 });
+  });
+
   it.each([
     [{ services: [service({ timeout: 1 })] }, 'services[0].timeout: unknown key'],
     [{ servces: [] }, 'servces: unknown key'],
     [{ services: [service({ retry: { tries: 2 } })] }, 'services[0].retry.tries: unknown key'],
+    [
+      { services: [service({ discovery: { interval: 5 } })] },
+      'services[0].discovery.interval: unknown key',
+    ],
+    [
+      { services: [service({ discovery: { intervalMs: 10 } })] },
+      'services[0].discovery.intervalMs: must be an integer from 50 to 3600000',
+    ],
+    [
+      { defaults: { discovery: { enabled: 'yes' } }, services: [service()] },
+      'defaults.discovery.enabled: must be true or false',
+    ],
+    [{ services: [service({ discovery: true })] }, 'services[0].discovery: must be an object'],
     [
       { services: [service({ targets: ['ftp://x'] })] },
       'services[0].targets[0]: not an http(s) URL',
@@ -219,5 +246,99 @@ describe('loadGatewayConfig', () => {
     expect(() => loadGatewayConfig(join(dir, 'missing.yaml'))).toThrow(
       /gateway config .*missing\.yaml cannot be read/,
     );
+  });
+});
+
+describe('parseGatewayConfig: response cache, rate limits and trusted proxies', () => {
+  it('should leave caching and limits off and trust no proxy by default', () => {
+    const config = parseGatewayConfig({ services: [service()] });
+    expect(config.trustedProxyHops).toBe(0);
+    expect(config.services[0].cache).toBeNull();
+    expect(config.services[0].rateLimits).toEqual([]);
+  });
+
+  it('should parse a cache block, from defaults or per service, and let a service turn it off', () => {
+    const config = parseGatewayConfig({
+      trustedProxyHops: 2,
+      defaults: { cache: { ttlSeconds: 30 } },
+      services: [
+        service(),
+        service({ name: 'b', basePath: '/b', cache: { ttlSeconds: 5, maxBodyBytes: 1024 } }),
+        service({ name: 'c', basePath: '/c', cache: null }),
+      ],
+    });
+    expect(config.trustedProxyHops).toBe(2);
+    expect(config.services.map((s) => s.cache)).toEqual([
+      { ttlSeconds: 30, maxBodyBytes: 262_144 },
+      { ttlSeconds: 5, maxBodyBytes: 1024 },
+      null,
+    ]);
+  });
+
+  it('should parse rate limits with their defaults', () => {
+    const config = parseGatewayConfig({
+      services: [
+        service({
+          rateLimits: [
+            { methods: ['POST'], path: '/orders', limit: 5, windowSeconds: 60, by: 'user' },
+            { pathPrefix: '/search', limit: 100, windowSeconds: 1, onStoreDown: 'deny' },
+          ],
+        }),
+      ],
+    });
+    expect(config.services[0].rateLimits).toEqual([
+      {
+        methods: ['POST'],
+        path: '/orders',
+        pathPrefix: null,
+        limit: 5,
+        windowSeconds: 60,
+        by: 'user',
+        onStoreDown: 'allow',
+      },
+      {
+        methods: null,
+        path: null,
+        pathPrefix: '/search',
+        limit: 100,
+        windowSeconds: 1,
+        by: 'ip',
+        onStoreDown: 'deny',
+      },
+    ]);
+  });
+
+  it('should name every bad cache, rate limit and proxy field', () => {
+    const message = problems({
+      trustedProxyHops: -1,
+      services: [
+        service({
+          cache: { ttlSeconds: 0, maxBodyBytes: 'big', extra: true },
+          rateLimits: [
+            { path: '/a', pathPrefix: '/b', limit: 0, windowSeconds: 60, by: 'session' },
+            { methods: ['post'], path: 'orders', onStoreDown: 'maybe' },
+          ],
+        }),
+        service({ name: 'b', basePath: '/b', cache: { maxBodyBytes: 10 }, rateLimits: {} }),
+      ],
+    });
+    for (const expected of [
+      'trustedProxyHops: must be an integer from 0 to 10',
+      'services[0].cache.extra: unknown key',
+      'services[0].cache.ttlSeconds: must be an integer from 1 to 86400',
+      'services[0].cache.maxBodyBytes: must be an integer from 1 to 16777216',
+      'services[0].rateLimits[0]: use either path or pathPrefix, not both',
+      'services[0].rateLimits[0].limit: must be an integer from 1 to 1000000000',
+      'services[0].rateLimits[0].by: must be ip or user',
+      'services[0].rateLimits[1].limit: is required',
+      'services[0].rateLimits[1].windowSeconds: is required',
+      'services[0].rateLimits[1].onStoreDown: must be allow or deny',
+      'services[0].rateLimits[1].methods[0]: must be an upper-case HTTP method such as GET',
+      'services[0].rateLimits[1].path: must be a canonical path starting with "/"',
+      'services[1].cache.ttlSeconds: is required',
+      'services[1].rateLimits: must be a list',
+    ]) {
+      expect(message).toContain(expected);
+    }
   });
 });

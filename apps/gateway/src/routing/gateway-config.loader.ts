@@ -8,11 +8,14 @@ import {
   AuthConfig,
   AuthPolicy,
   AuthRuleConfig,
+  CacheConfig,
   CorsConfig,
   DEFAULT_SERVICE_OPTIONS,
+  DiscoveryConfig,
   GatewayConfig,
   PassiveHealthConfig,
   PUBLIC,
+  RateLimitConfig,
   RESERVED_PATHS,
   RetryConfig,
   ServiceConfig,
@@ -28,11 +31,14 @@ const OPTION_KEYS = [
   'connectionsPerTarget',
   'passiveHealth',
   'activeHealth',
+  'discovery',
   'cors',
   'auth',
+  'cache',
+  'rateLimits',
 ] as const;
 const SERVICE_KEYS = ['name', 'basePath', 'targets', ...OPTION_KEYS];
-/** A request's tried targets are bits of one 32-bit integer. */
+/** A bound on the targets listed for one service (discovery may expand a name to more). */
 const MAX_TARGETS = 31;
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const METHOD = /^[A-Z]{1,20}$/;
@@ -77,7 +83,7 @@ export function loadGatewayConfig(file: string): GatewayConfig {
 export function parseGatewayConfig(document: unknown, source = '(inline)'): GatewayConfig {
   const fields = new ConfigFields();
   const paths = new PathCanonicalizer();
-  const root = fields.object(document, '', ['services', 'defaults']);
+  const root = fields.object(document, '', ['services', 'defaults', 'trustedProxyHops']);
   const defaultsEntry =
     root?.defaults === undefined
       ? undefined
@@ -119,10 +125,11 @@ export function parseGatewayConfig(document: unknown, source = '(inline)'): Gate
     }
   });
 
+  const trustedProxyHops = fields.integer(root?.trustedProxyHops, 'trustedProxyHops', 0, 10, 0);
   if (fields.problems.length > 0) {
     throw new GatewayConfigError(`invalid gateway config ${source}: ${fields.problems.join('; ')}`);
   }
-  return { source, services };
+  return { source, services, trustedProxyHops };
 }
 
 function parseBasePath(
@@ -212,9 +219,16 @@ function parseOptions(
       at(path, 'activeHealth'),
       base.activeHealth,
     ),
+    discovery: parseDiscovery(fields, entry.discovery, at(path, 'discovery'), base.discovery),
     cors: entry.cors === undefined ? base.cors : parseCors(fields, entry.cors, at(path, 'cors')),
     auth:
       entry.auth === undefined ? base.auth : parseAuth(fields, paths, entry.auth, at(path, 'auth')),
+    cache:
+      entry.cache === undefined ? base.cache : parseCache(fields, entry.cache, at(path, 'cache')),
+    rateLimits:
+      entry.rateLimits === undefined
+        ? base.rateLimits
+        : parseRateLimits(fields, paths, entry.rateLimits, at(path, 'rateLimits')),
   };
 }
 
@@ -328,6 +342,27 @@ function parseActiveHealth(
   };
 }
 
+function parseDiscovery(
+  fields: ConfigFields,
+  value: unknown,
+  path: string,
+  base: DiscoveryConfig,
+): DiscoveryConfig {
+  if (value === undefined) return base;
+  const entry = fields.object(value, path, ['enabled', 'intervalMs']);
+  if (!entry) return base;
+  return {
+    enabled: fields.boolean(entry.enabled, at(path, 'enabled'), base.enabled),
+    intervalMs: fields.integer(
+      entry.intervalMs,
+      at(path, 'intervalMs'),
+      50,
+      3_600_000,
+      base.intervalMs,
+    ),
+  };
+}
+
 function parseCors(fields: ConfigFields, value: unknown, path: string): CorsConfig | null {
   if (value === null || value === false) return null;
   const entry = fields.object(value, path, [
@@ -434,6 +469,98 @@ function parseAuth(
     if (policy) rules.push({ methods, path: exact, pathPrefix: prefix, policy });
   });
   return { default: fallback, rules };
+}
+
+function parseCache(fields: ConfigFields, value: unknown, path: string): CacheConfig | null {
+  if (value === null || value === false) return null;
+  const entry = fields.object(value, path, ['ttlSeconds', 'maxBodyBytes']);
+  if (!entry) return null;
+  if (entry.ttlSeconds === undefined) fields.report(at(path, 'ttlSeconds'), 'is required');
+  return {
+    ttlSeconds: fields.integer(entry.ttlSeconds, at(path, 'ttlSeconds'), 1, 86_400, 1),
+    maxBodyBytes: fields.integer(
+      entry.maxBodyBytes,
+      at(path, 'maxBodyBytes'),
+      1,
+      16_777_216,
+      262_144,
+    ),
+  };
+}
+
+function parseRateLimits(
+  fields: ConfigFields,
+  paths: PathCanonicalizer,
+  value: unknown,
+  path: string,
+): RateLimitConfig[] {
+  const limits: RateLimitConfig[] = [];
+  fields.array(value, path)?.forEach((raw, i) => {
+    const limitPath = `${path}[${i}]`;
+    const entry = fields.object(raw, limitPath, [
+      'methods',
+      'path',
+      'pathPrefix',
+      'limit',
+      'windowSeconds',
+      'by',
+      'onStoreDown',
+    ]);
+    if (!entry) return;
+    if (entry.path !== undefined && entry.pathPrefix !== undefined) {
+      fields.report(limitPath, 'use either path or pathPrefix, not both');
+    }
+    for (const key of ['limit', 'windowSeconds'] as const) {
+      if (entry[key] === undefined) fields.report(at(limitPath, key), 'is required');
+    }
+    if (entry.by !== undefined && entry.by !== 'ip' && entry.by !== 'user') {
+      fields.report(at(limitPath, 'by'), 'must be ip or user');
+    }
+    if (
+      entry.onStoreDown !== undefined &&
+      entry.onStoreDown !== 'allow' &&
+      entry.onStoreDown !== 'deny'
+    ) {
+      fields.report(at(limitPath, 'onStoreDown'), 'must be allow or deny');
+    }
+    limits.push({
+      methods:
+        entry.methods === undefined
+          ? null
+          : (fields.strings(entry.methods, at(limitPath, 'methods'), checkMethod) ?? null),
+      path: parseRulePath(fields, paths, entry.path, at(limitPath, 'path')),
+      pathPrefix: parseRulePath(fields, paths, entry.pathPrefix, at(limitPath, 'pathPrefix')),
+      limit: fields.integer(entry.limit, at(limitPath, 'limit'), 1, 1_000_000_000, 1),
+      windowSeconds: fields.integer(
+        entry.windowSeconds,
+        at(limitPath, 'windowSeconds'),
+        1,
+        86_400,
+        1,
+      ),
+      by: entry.by === 'user' ? 'user' : 'ip',
+      onStoreDown: entry.onStoreDown === 'deny' ? 'deny' : 'allow',
+    });
+  });
+  return limits;
+}
+
+/** A rule's `path` or `pathPrefix`: canonical, after the base path; `null` when absent or invalid. */
+function parseRulePath(
+  fields: ConfigFields,
+  paths: PathCanonicalizer,
+  value: unknown,
+  path: string,
+): string | null {
+  if (value === undefined) return null;
+  const text = fields.string(value, path);
+  if (text === undefined) return null;
+  const canonical = paths.canonicalize(text);
+  if (!canonical.ok || canonical.path !== text || canonical.query !== '') {
+    fields.report(path, 'must be a canonical path starting with "/"');
+    return null;
+  }
+  return text;
 }
 
 function parsePolicy(fields: ConfigFields, value: unknown, path: string): AuthPolicy | undefined {

@@ -47,6 +47,13 @@ export interface ActiveHealthConfig {
   readonly timeoutMs: number;
 }
 
+export interface DiscoveryConfig {
+  /** Targets whose host is a name (not an IP literal, not `localhost`) become one target per address. */
+  readonly enabled: boolean;
+  /** How often those names are resolved again. */
+  readonly intervalMs: number;
+}
+
 export interface CorsConfig {
   /** Exact origins (`scheme://host[:port]`), or the single entry `*` when credentials are off. */
   readonly origins: readonly string[];
@@ -57,6 +64,33 @@ export interface CorsConfig {
   readonly maxAgeSeconds: number;
 }
 
+/** GETs of a service kept by the gateway's response cache. */
+export interface CacheConfig {
+  /** Longest time an entry is served; an upstream `max-age`/`s-maxage` may shorten it. */
+  readonly ttlSeconds: number;
+  /** A larger response is streamed to the client and not cached. */
+  readonly maxBodyBytes: number;
+}
+
+/** How a rate limit counts requests: per client address, or per signed-in user. */
+export type RateLimitKey = 'ip' | 'user';
+
+/** One rate limit; every limit whose methods and path match a request counts it. */
+export interface RateLimitConfig {
+  /** Upper-case methods; `null` matches any method. */
+  readonly methods: readonly string[] | null;
+  /** Exact path after the base path is stripped, or `null`. */
+  readonly path: string | null;
+  /** Segment-boundary prefix of the stripped path, or `null`. */
+  readonly pathPrefix: string | null;
+  readonly limit: number;
+  readonly windowSeconds: number;
+  /** `user` counts anonymous requests by address. */
+  readonly by: RateLimitKey;
+  /** When the shared counter store cannot answer: let the request through, or refuse it with 503. */
+  readonly onStoreDown: 'allow' | 'deny';
+}
+
 /** Options every service has; `defaults` in the config file sets them for all services at once. */
 export interface ServiceOptions {
   readonly timeouts: TimeoutsConfig;
@@ -65,8 +99,12 @@ export interface ServiceOptions {
   readonly connectionsPerTarget: number;
   readonly passiveHealth: PassiveHealthConfig;
   readonly activeHealth: ActiveHealthConfig;
+  readonly discovery: DiscoveryConfig;
   readonly cors: CorsConfig | null;
   readonly auth: AuthConfig;
+  /** `null`: nothing of this service is cached. */
+  readonly cache: CacheConfig | null;
+  readonly rateLimits: readonly RateLimitConfig[];
 }
 
 export interface ServiceConfig extends ServiceOptions {
@@ -83,6 +121,11 @@ export interface GatewayConfig {
   /** The file the configuration was read from. */
   readonly source: string;
   readonly services: readonly ServiceConfig[];
+  /**
+   * Proxies in front of the gateway whose `X-Forwarded-For` entries are trusted: the client
+   * address is the entry this many hops from the right; 0 = the socket's address only.
+   */
+  readonly trustedProxyHops: number;
 }
 
 export const PUBLIC: AuthPolicy = Object.freeze({ kind: 'public' });
@@ -95,9 +138,20 @@ export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   connectionsPerTarget: 256,
   passiveHealth: { failures: 3, cooldownMs: 5_000, maxCooldownMs: 60_000 },
   activeHealth: { enabled: true, path: '/health/ready', intervalMs: 5_000, timeoutMs: 1_000 },
+  discovery: { enabled: false, intervalMs: 5_000 },
   cors: null,
   auth: { default: AUTHENTICATED, rules: [] },
+  cache: null,
+  rateLimits: [],
 };
 
 /** Paths the gateway serves itself; no service may be mounted on, above or below them. */
-export const RESERVED_PATHS: readonly string[] = ['/health', '/metrics', '/api/auth'];
+export const RESERVED_PATHS: readonly string[] = [
+  '/health',
+  '/metrics',
+  '/api/auth',
+  '/api/admin',
+  '/dashboard',
+  '/docs',
+  '/docs-json',
+];

@@ -81,3 +81,45 @@ describe('RouteTable', () => {
     expect(internal('/api/users')).toBe(false);
   });
 });
+
+describe('RouteTable: cache and rate limits', () => {
+  const table = new RouteTable(
+    parseGatewayConfig({
+      services: [
+        {
+          name: 'shop',
+          basePath: '/api/shop',
+          targets: ['http://127.0.0.1:1'],
+          cache: { ttlSeconds: 30 },
+          rateLimits: [
+            { methods: ['POST'], path: '/orders', limit: 5, windowSeconds: 60, by: 'user' },
+            { pathPrefix: '/orders', limit: 50, windowSeconds: 60 },
+          ],
+        },
+        { name: 'plain', basePath: '/api/plain', targets: ['http://127.0.0.1:2'] },
+      ],
+    }),
+  );
+  const route = (p: string, method: string) => table.resolve(path(p), method)!;
+
+  it('should give the cache settings to GETs of a cached service only', () => {
+    expect(route('/api/shop/items', 'GET').cache).toEqual({
+      ttlSeconds: 30,
+      maxBodyBytes: 262_144,
+    });
+    expect(route('/api/shop/items', 'HEAD').cache).toBeNull();
+    expect(route('/api/shop/items', 'POST').cache).toBeNull();
+    expect(route('/api/plain/items', 'GET').cache).toBeNull();
+  });
+
+  it('should resolve every matching limit, comparing paths case-insensitively', () => {
+    const limits = (p: string, method: string) =>
+      route(p, method).rateLimits?.map((l) => l.limit) ?? null;
+    expect(limits('/api/shop/orders', 'POST')).toEqual([5, 50]);
+    expect(limits('/api/shop/ORDERS', 'POST')).toEqual([5, 50]);
+    expect(limits('/api/shop/orders/7', 'GET')).toEqual([50]);
+    expect(limits('/api/shop/ordersX', 'GET')).toBeNull();
+    expect(limits('/api/shop/items', 'POST')).toBeNull();
+    expect(limits('/api/plain/orders', 'POST')).toBeNull();
+  });
+});

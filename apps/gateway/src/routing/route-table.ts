@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { AuthPolicy, GatewayConfig, ServiceConfig } from './gateway-config';
+import {
+  AuthPolicy,
+  CacheConfig,
+  GatewayConfig,
+  RateLimitConfig,
+  ServiceConfig,
+} from './gateway-config';
 import { isSegmentPrefix } from './gateway-config.loader';
 import { GATEWAY_CONFIG } from './routing.tokens';
 import type { CanonicalPath } from './path-canonicalizer';
@@ -13,6 +19,10 @@ export interface RouteMatch {
   readonly policy: AuthPolicy;
   /** Under the service's `/internal`: never forwarded. */
   readonly internal: boolean;
+  /** The service's cache settings when this is a GET of a cached service, else `null`. */
+  readonly cache: CacheConfig | null;
+  /** The rate limits that count this request, or `null` when none does. */
+  readonly rateLimits: readonly RateLimitConfig[] | null;
 }
 
 interface CompiledRule {
@@ -20,6 +30,13 @@ interface CompiledRule {
   readonly path: string | null;
   readonly pathPrefix: string | null;
   readonly policy: AuthPolicy;
+}
+
+interface CompiledLimit {
+  readonly methods: ReadonlySet<string> | null;
+  readonly path: string | null;
+  readonly pathPrefix: string | null;
+  readonly limit: RateLimitConfig;
 }
 
 /**
@@ -31,6 +48,8 @@ interface CompiledRule {
 export class RouteTable {
   private readonly byLength: readonly ServiceConfig[];
   private readonly rules: readonly (readonly CompiledRule[])[];
+  /** Per service; `null` when it has no rate limit, so such a request costs one check. */
+  private readonly limits: readonly (readonly CompiledLimit[] | null)[];
 
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
     this.byLength = [...config.services].sort((a, b) => b.basePath.length - a.basePath.length);
@@ -41,6 +60,16 @@ export class RouteTable {
         pathPrefix: r.pathPrefix?.toLowerCase() ?? null,
         policy: r.policy,
       })),
+    );
+    this.limits = config.services.map((s) =>
+      s.rateLimits.length === 0
+        ? null
+        : s.rateLimits.map((limit) => ({
+            methods: limit.methods ? new Set(limit.methods) : null,
+            path: limit.path?.toLowerCase() ?? null,
+            pathPrefix: limit.pathPrefix?.toLowerCase() ?? null,
+            limit,
+          })),
     );
   }
 
@@ -64,7 +93,28 @@ export class RouteTable {
       path,
       policy: this.policyFor(service, method, path),
       internal: isInternal(path),
+      cache: method === 'GET' ? service.cache : null,
+      rateLimits:
+        this.limits[service.index] === null ? null : this.limitsFor(service, method, path),
     };
+  }
+
+  /** Every rate limit of the service matching `method` and the stripped `path`; `null` for none. */
+  limitsFor(service: ServiceConfig, method: string, path: string): RateLimitConfig[] | null {
+    const limits = this.limits[service.index];
+    if (limits === null) return null;
+    let matched: RateLimitConfig[] | null = null;
+    let lower: string | undefined;
+    for (const rule of limits) {
+      if (rule.methods && !rule.methods.has(method)) continue;
+      if (rule.path !== null || rule.pathPrefix !== null) {
+        lower ??= path.toLowerCase();
+        if (rule.path !== null && lower !== rule.path) continue;
+        if (rule.pathPrefix !== null && !isSegmentPrefix(rule.pathPrefix, lower)) continue;
+      }
+      (matched ??= []).push(rule.limit);
+    }
+    return matched;
   }
 
   /** First rule matching `method` and the stripped `path`, else the service's default policy. */
