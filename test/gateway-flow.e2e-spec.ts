@@ -58,4 +58,37 @@ describe('system: through the gateway', () => {
     const res = await call('/api/checkout/orders', { headers: { 'x-user-id': '1' } });
     expect(res.status).toBe(401);
   });
+
+  it('should document the gateway and all three services in one document at /docs', async () => {
+    for (const app of [system.products[0], system.users[0], system.checkout]) {
+      const own = await fetch(`${app.url}/docs-json`);
+      const title = ((await own.json()) as { info: { title: string } }).info.title;
+      expect({ url: app.url, status: own.status, title }).toEqual({
+        url: app.url,
+        status: 200,
+        title: app.app,
+      });
+    }
+    const res = await call('/docs/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body['x-unavailable']).toEqual([]);
+    const paths = Object.keys(res.body.paths);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/api/auth/login',
+        '/api/products/{id}',
+        '/api/users/{id}',
+        '/api/checkout/orders/{id}',
+      ]),
+    );
+    expect(paths.filter((p) => !/^\/api\/(auth|products|users|checkout)(\/|$)/.test(p))).toEqual(
+      [],
+    );
+    expect(paths.filter((p) => p.includes('/internal'))).toEqual([]);
+    const ui = await fetch(`${system.gateway.url}/docs`);
+    expect({ status: ui.status, html: /swagger-ui-bundle\.js/.test(await ui.text()) }).toEqual({
+      status: 200,
+      html: true,
+    });
+  });
 });

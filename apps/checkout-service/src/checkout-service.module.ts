@@ -1,10 +1,15 @@
-import { CommonHttpModule, serverConfig, ServiceHealthModule } from '@app/common';
+import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
 import { DatabaseModule } from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateOrders1764160000000 } from './migrations/1764160000000-create-orders';
 import { CreateIdempotencyKeys1764160000001 } from './migrations/1764160000001-create-idempotency-keys';
 import { OrdersModule } from './orders/orders.module';
+
+export const CHECKOUT_SERVICE_API: OpenApiInfo = {
+  title: 'checkout-service',
+  description: 'Orders: checkout of one product, priced by the product service.',
+};
 
 @Module({
   imports: [

@@ -1,4 +1,8 @@
-import { bootstrapApp } from '@app/common';
-import { CheckoutServiceModule } from './checkout-service.module';
+import { bootstrapApp, setupOpenApi } from '@app/common';
+import { CHECKOUT_SERVICE_API, CheckoutServiceModule } from './checkout-service.module';
 
-void bootstrapApp(CheckoutServiceModule);
+void bootstrapApp(CheckoutServiceModule, {
+  configure: (app) => {
+    setupOpenApi(app, CHECKOUT_SERVICE_API);
+  },
+});

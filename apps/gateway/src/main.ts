@@ -1,4 +1,5 @@
 import { bootstrapApp } from '@app/common';
 import { GatewayModule } from './gateway.module';
+import { setupGatewayOpenApi } from './openapi/gateway-openapi';
 
-void bootstrapApp(GatewayModule);
+void bootstrapApp(GatewayModule, { configure: setupGatewayOpenApi });

@@ -1,4 +1,8 @@
-import { bootstrapApp } from '@app/common';
-import { ProductServiceModule } from './product-service.module';
+import { bootstrapApp, setupOpenApi } from '@app/common';
+import { PRODUCT_SERVICE_API, ProductServiceModule } from './product-service.module';
 
-void bootstrapApp(ProductServiceModule);
+void bootstrapApp(ProductServiceModule, {
+  configure: (app) => {
+    setupOpenApi(app, PRODUCT_SERVICE_API);
+  },
+});

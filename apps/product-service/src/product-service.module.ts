@@ -1,10 +1,15 @@
-import { CommonHttpModule, serverConfig, ServiceHealthModule } from '@app/common';
+import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
 import { DatabaseModule } from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateProducts1764140000000 } from './migrations/1764140000000-create-products';
 import { ProductsModule } from './products/products.module';
 import { seedProducts } from './products/products.seed';
+
+export const PRODUCT_SERVICE_API: OpenApiInfo = {
+  title: 'product-service',
+  description: 'The product catalogue: names and prices.',
+};
 
 @Module({
   imports: [

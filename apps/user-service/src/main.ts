@@ -1,4 +1,8 @@
-import { bootstrapApp } from '@app/common';
-import { UserServiceModule } from './user-service.module';
+import { bootstrapApp, setupOpenApi } from '@app/common';
+import { USER_SERVICE_API, UserServiceModule } from './user-service.module';
 
-void bootstrapApp(UserServiceModule);
+void bootstrapApp(UserServiceModule, {
+  configure: (app) => {
+    setupOpenApi(app, USER_SERVICE_API);
+  },
+});

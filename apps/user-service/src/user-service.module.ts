@@ -1,10 +1,15 @@
-import { CommonHttpModule, serverConfig, ServiceHealthModule } from '@app/common';
+import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
 import { DatabaseModule } from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateUsers1764150000000 } from './migrations/1764150000000-create-users';
 import { UsersModule } from './users/users.module';
 import { seedUsers } from './users/users.seed';
+
+export const USER_SERVICE_API: OpenApiInfo = {
+  title: 'user-service',
+  description: 'Users: registration, profiles and roles.',
+};
 
 @Module({
   imports: [

@@ -1,5 +1,5 @@
 import { CreateOrderDto, OrderView, Page, PaginationQueryDto } from '@app/contracts';
-import { IdParamPipe } from '@app/common';
+import { ApiErrors, ApiPageResponse, IdParamPipe } from '@app/common';
 import {
   Body,
   Controller,
@@ -11,6 +11,14 @@ import {
   Res,
   UseGuards,
 } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { CallContext } from '../clients/call-context';
 import { Caller, IdentityGuard } from '../identity/identity.guard';
@@ -19,7 +27,10 @@ import { OrdersService } from './orders.service';
 
 export const IDEMPOTENCY_REPLAYED_HEADER = 'Idempotency-Replayed';
 
+const ID_PARAM = { name: 'id', schema: { type: 'integer', minimum: 1 } } as const;
+
 /** Mounted at the service root: the gateway strips `/api/checkout` before forwarding. */
+@ApiTags('orders')
 @Controller()
 @UseGuards(IdentityGuard)
 export class OrdersController {
@@ -27,6 +38,19 @@ export class OrdersController {
 
   /** Checkout: one order for the caller, priced by the product service. */
   @Post()
+  @ApiOperation({
+    summary: 'Check out: order a quantity of one product',
+    description:
+      'With an `Idempotency-Key`, a retried request returns the first answer (marked ' +
+      '`Idempotency-Replayed: true`) instead of ordering twice.',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: '1 to 255 visible ASCII characters, unique per intended order',
+  })
+  @ApiCreatedResponse({ type: OrderView })
+  @ApiErrors(400, 409, 422, 502, 503)
   async create(
     @Caller() caller: CallContext,
     @Body() dto: CreateOrderDto,
@@ -41,6 +65,9 @@ export class OrdersController {
   }
 
   @Get('orders')
+  @ApiOperation({ summary: 'List your orders, newest first' })
+  @ApiPageResponse(OrderView)
+  @ApiErrors(400)
   list(
     @Caller() caller: CallContext,
     @Query() query: PaginationQueryDto,
@@ -49,12 +76,20 @@ export class OrdersController {
   }
 
   @Get('orders/:id')
+  @ApiOperation({ summary: 'Get one of your orders' })
+  @ApiParam(ID_PARAM)
+  @ApiOkResponse({ type: OrderView })
+  @ApiErrors(400, 404)
   get(@Caller() caller: CallContext, @Param('id', IdParamPipe) id: number): Promise<OrderView> {
     return this.orders.get(caller.identity.userId, id);
   }
 
   @Post('orders/:id/cancel')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Cancel one of your orders' })
+  @ApiParam(ID_PARAM)
+  @ApiOkResponse({ type: OrderView })
+  @ApiErrors(400, 404, 409)
   cancel(@Caller() caller: CallContext, @Param('id', IdParamPipe) id: number): Promise<OrderView> {
     return this.orders.cancel(caller.identity.userId, id);
   }

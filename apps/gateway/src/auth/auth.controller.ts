@@ -1,3 +1,4 @@
+import { ApiErrors } from '@app/common';
 import { VerifyCredentialsDto } from '@app/contracts';
 import {
   Body,
@@ -14,7 +15,13 @@ import {
   UnauthorizedException,
   UseGuards,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { AuthService, TokenResponse } from './auth.service';
 import { CurrentPrincipal, JwtAuthGuard } from './jwt-auth.guard';
@@ -32,6 +39,19 @@ export class AuthController {
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({ summary: 'Sign in: trade an email and password for an access token' })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      required: ['accessToken', 'tokenType', 'expiresIn'],
+      properties: {
+        accessToken: { type: 'string', description: 'A JWT; send it as `Authorization: Bearer`' },
+        tokenType: { type: 'string', enum: ['Bearer'] },
+        expiresIn: { type: 'integer', description: 'Seconds until the token expires' },
+      },
+    },
+  })
+  @ApiErrors(400, 401, 429, 503)
   async login(
     @Body() dto: LoginDto,
     @Req() req: Request,
@@ -64,6 +84,9 @@ export class AuthController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @UseGuards(JwtAuthGuard)
   @ApiBearerAuth()
+  @ApiOperation({ summary: 'Revoke the token of this request' })
+  @ApiNoContentResponse({ description: 'Revoked' })
+  @ApiErrors(503)
   async logout(@CurrentPrincipal() principal: Principal): Promise<void> {
     await storeCall(() => this.auth.logout(principal));
   }
@@ -72,6 +95,9 @@ export class AuthController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @UseGuards(JwtAuthGuard)
   @ApiBearerAuth()
+  @ApiOperation({ summary: "Revoke every token of the token's user" })
+  @ApiNoContentResponse({ description: 'Revoked' })
+  @ApiErrors(503)
   async logoutAll(@CurrentPrincipal() principal: Principal): Promise<void> {
     await storeCall(() => this.auth.logoutAll(principal));
   }
@@ -79,6 +105,22 @@ export class AuthController {
   @Get('me')
   @UseGuards(JwtAuthGuard)
   @ApiBearerAuth()
+  @ApiOperation({ summary: 'The claims of the token of this request' })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      properties: {
+        sub: { type: 'string', description: 'User id' },
+        email: { type: 'string' },
+        roles: { type: 'array', items: { type: 'string' } },
+        iat: { type: 'integer' },
+        exp: { type: 'integer' },
+        jti: { type: 'string' },
+        iss: { type: 'string' },
+        aud: { type: 'string' },
+      },
+    },
+  })
   me(@CurrentPrincipal() principal: Principal): AccessClaims {
     return principal.claims;
   }

@@ -5,31 +5,54 @@ import {
   ProductView,
   UpdateProductDto,
 } from '@app/contracts';
-import { IdParamPipe } from '@app/common';
+import { ApiErrors, ApiPageResponse, IdParamPipe } from '@app/common';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ProductsService } from './products.service';
 
 /** Mounted at the service root: the gateway strips `/api/products` before forwarding. */
+@ApiTags('products')
 @Controller()
 export class ProductsController {
   constructor(private readonly products: ProductsService) {}
 
   @Get()
+  @ApiOperation({ summary: 'List products, by id' })
+  @ApiPageResponse(ProductView)
+  @ApiErrors(400)
   list(@Query() query: PaginationQueryDto): Promise<Page<ProductView>> {
     return this.products.list(query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get one product' })
+  @ApiParam({ name: 'id', schema: { type: 'integer', minimum: 1 } })
+  @ApiOkResponse({ type: ProductView })
+  @ApiErrors(400, 404)
   get(@Param('id', IdParamPipe) id: number): Promise<ProductView> {
     return this.products.get(id);
   }
 
   @Post()
+  @ApiOperation({ summary: 'Add a product' })
+  @ApiCreatedResponse({ type: ProductView })
+  @ApiErrors(400)
   create(@Body() dto: CreateProductDto): Promise<ProductView> {
     return this.products.create(dto);
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change the name or price of a product' })
+  @ApiParam({ name: 'id', schema: { type: 'integer', minimum: 1 } })
+  @ApiOkResponse({ type: ProductView })
+  @ApiErrors(400, 404)
   update(
     @Param('id', IdParamPipe) id: number,
     @Body() dto: UpdateProductDto,
@@ -39,6 +62,10 @@ export class ProductsController {
 
   @Delete(':id')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Remove a product' })
+  @ApiParam({ name: 'id', schema: { type: 'integer', minimum: 1 } })
+  @ApiNoContentResponse({ description: 'Removed' })
+  @ApiErrors(400, 404)
   remove(@Param('id', IdParamPipe) id: number): Promise<void> {
     return this.products.remove(id);
   }

@@ -1,0 +1,19 @@
+import { OpenApiInfo, setupOpenApi } from '@app/common';
+import type { INestApplication } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { ApiCatalog } from './api-catalog';
+
+/** The gateway's own API: its controllers outside these modules (health, metrics, docs) are not. */
+export const GATEWAY_API: OpenApiInfo = {
+  title: 'gateway',
+  description: 'Sign-in and tokens, served by the gateway itself.',
+  include: [AuthModule],
+};
+
+/**
+ * Documents the gateway's own endpoints at `/docs-json` and hands that document to the combined
+ * one at `/docs/openapi.json`. Call before the app listens.
+ */
+export function setupGatewayOpenApi(app: INestApplication): void {
+  app.get(ApiCatalog).useGatewayDocument(setupOpenApi(app, GATEWAY_API));
+}

@@ -1,0 +1,58 @@
+import { setupOpenApi } from '@app/common';
+import { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { USER_SERVICE_API, UserServiceModule } from '../src/user-service.module';
+
+describe('user-service OpenAPI (e2e)', () => {
+  let app: INestApplication;
+  let dir: string;
+  let doc: any;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'users-openapi-'));
+    process.env.DATABASE_PATH = join(dir, 'users.db');
+    const moduleRef = await Test.createTestingModule({ imports: [UserServiceModule] }).compile();
+    app = moduleRef.createNestApplication({ logger: false });
+    setupOpenApi(app, USER_SERVICE_API);
+    await app.init();
+    doc = (await request(app.getHttpServer()).get('/docs-json').expect(200)).body;
+  });
+
+  afterAll(async () => {
+    await app.close();
+    delete process.env.DATABASE_PATH;
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should list the user routes and the internal credential check, without health probes', () => {
+    expect(doc.info.title).toBe('user-service');
+    expect(Object.keys(doc.paths).sort()).toEqual(['/', '/internal/credentials/verify', '/{id}']);
+    expect(Object.keys(doc.paths['/']).sort()).toEqual(['get', 'post']);
+    expect(Object.keys(doc.paths['/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
+  });
+
+  it('should give the registration body with name, email and password, all required', () => {
+    const body = doc.paths['/'].post.requestBody.content['application/json'].schema;
+    expect(body).toEqual({ $ref: '#/components/schemas/CreateUserBody' });
+    const schema = doc.components.schemas.CreateUserBody;
+    expect(Object.keys(schema.properties).sort()).toEqual(['email', 'name', 'password']);
+    expect([...schema.required].sort()).toEqual(['email', 'name', 'password']);
+    expect(schema.properties.password).toMatchObject({ minLength: 8, maxLength: 128 });
+    expect(doc.components.schemas.UpdateUserBody.required).toBeUndefined();
+  });
+
+  it('should type a user view and the conflict of a taken email with the shared error body', () => {
+    expect(doc.components.schemas.UserView.properties.roles).toEqual({
+      type: 'array',
+      items: { type: 'string' },
+      example: ['user'],
+    });
+    expect(doc.paths['/'].post.responses['409'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/ErrorBody',
+    });
+  });
+});
