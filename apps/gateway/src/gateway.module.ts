@@ -1,10 +1,13 @@
 import { CommonHttpModule, serverConfig } from '@app/common';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AdminModule } from './admin/admin.module';
 import { GatewayAuthModule } from './auth/gateway-auth.module';
+import { DiscoveryModule } from './discovery/discovery.module';
 import { gatewaySettings } from './gateway.config';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OpenApiModule } from './openapi/openapi.module';
 import { ProxyModule } from './proxy/proxy.module';
 import { RoutingModule } from './routing/routing.module';
 
@@ -20,7 +23,10 @@ import { RoutingModule } from './routing/routing.module';
     MetricsModule,
     GatewayAuthModule,
     ProxyModule,
+    DiscoveryModule,
     HealthModule,
+    OpenApiModule,
+    AdminModule,
   ],
 })
 export class GatewayModule {}

@@ -1,0 +1,177 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { formatAuthPolicy } from '../auth/auth-policy';
+import type { TrafficSnapshot } from '../metrics/traffic-window';
+import type { GatewayConfig, ServiceConfig } from '../routing/gateway-config';
+import { GATEWAY_CONFIG } from '../routing/routing.tokens';
+import { ServiceUpstreams, UpstreamRegistry } from '../proxy/upstream-registry';
+import type { UpstreamTarget } from '../proxy/upstream-target';
+
+/** `up`: in rotation; `down`: failing its active check; `ejected`: out after failed requests. */
+export type TargetState = 'up' | 'down' | 'ejected';
+
+export interface TargetStatus {
+  readonly origin: string;
+  readonly state: TargetState;
+  readonly healthy: boolean;
+  readonly ejected: boolean;
+  /** End of the ejection's cooldown (ISO time), `null` when not ejected. */
+  readonly ejectedUntil: string | null;
+  readonly cooldownRemainingMs: number;
+  readonly consecutiveFailures: number;
+  /** Ejections since start. */
+  readonly ejections: number;
+  /** Attempts on their way to or back from this target now. */
+  readonly inFlight: number;
+  /** The last active health check (ISO time), `null` before the first. */
+  readonly lastCheck: { readonly at: string; readonly up: boolean } | null;
+}
+
+export interface ServiceStatus {
+  readonly name: string;
+  readonly basePath: string;
+  readonly healthy: number;
+  readonly total: number;
+  readonly inFlight: number;
+  readonly ejections: number;
+  readonly traffic: TrafficSnapshot;
+  readonly targets: readonly TargetStatus[];
+}
+
+/** The loaded config as reported: every field copied by name, so nothing unlisted ever shows. */
+export interface ConfigReport {
+  readonly source: string;
+  readonly services: readonly Record<string, unknown>[];
+}
+
+export interface GatewayStatus {
+  readonly generatedAt: string;
+  readonly uptimeSeconds: number;
+  readonly services: readonly ServiceStatus[];
+  readonly config: ConfigReport;
+}
+
+/** What `GET /api/admin/status` reports: every service and target, live, and the loaded config. */
+@Injectable()
+export class StatusService {
+  constructor(
+    private readonly registry: UpstreamRegistry,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  report(): GatewayStatus {
+    const now = Date.now();
+    return {
+      generatedAt: new Date(now).toISOString(),
+      uptimeSeconds: Math.round(process.uptime()),
+      services: this.registry.services.map((service) => serviceStatus(service, now)),
+      config: configReport(this.config),
+    };
+  }
+}
+
+function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
+  // Read at each report: the target set of a service may change while the gateway runs.
+  const targets = service.targets.map((target) => targetStatus(target, now));
+  let healthy = 0;
+  let inFlight = 0;
+  let ejections = 0;
+  for (const target of targets) {
+    if (target.healthy) healthy += 1;
+    inFlight += target.inFlight;
+    ejections += target.ejections;
+  }
+  return {
+    name: service.name,
+    basePath: service.config.basePath,
+    healthy,
+    total: targets.length,
+    inFlight,
+    ejections,
+    traffic: service.metrics.recent.snapshot(),
+    targets,
+  };
+}
+
+function targetStatus(target: UpstreamTarget, now: number): TargetStatus {
+  const health = target.health.snapshot();
+  const down = health.lastCheck !== null && !health.lastCheck.up;
+  return {
+    origin: withoutCredentials(target.origin),
+    state: down ? 'down' : health.ejected ? 'ejected' : 'up',
+    healthy: health.healthy,
+    ejected: health.ejected,
+    ejectedUntil:
+      health.cooldownUntil === null ? null : new Date(health.cooldownUntil).toISOString(),
+    cooldownRemainingMs:
+      health.cooldownUntil === null ? 0 : Math.max(0, Math.round(health.cooldownUntil - now)),
+    consecutiveFailures: health.consecutiveFailures,
+    ejections: health.ejections,
+    inFlight: target.inFlight,
+    lastCheck:
+      health.lastCheck === null
+        ? null
+        : { at: new Date(health.lastCheck.at).toISOString(), up: health.lastCheck.up },
+  };
+}
+
+/** The config as loaded, field by field; a field added to the config later stays out until listed here. */
+export function configReport(config: GatewayConfig): ConfigReport {
+  return { source: config.source, services: config.services.map(serviceReport) };
+}
+
+function serviceReport(s: ServiceConfig): Record<string, unknown> {
+  return {
+    name: s.name,
+    basePath: s.basePath,
+    targets: s.targets.map(withoutCredentials),
+    timeouts: { connectMs: s.timeouts.connectMs, perTryMs: s.timeouts.perTryMs },
+    retry: {
+      attempts: s.retry.attempts,
+      backoffBaseMs: s.retry.backoffBaseMs,
+      backoffMaxMs: s.retry.backoffMaxMs,
+    },
+    bodyLimitBytes: s.bodyLimitBytes,
+    connectionsPerTarget: s.connectionsPerTarget,
+    passiveHealth: {
+      failures: s.passiveHealth.failures,
+      cooldownMs: s.passiveHealth.cooldownMs,
+      maxCooldownMs: s.passiveHealth.maxCooldownMs,
+    },
+    activeHealth: {
+      enabled: s.activeHealth.enabled,
+      path: s.activeHealth.path,
+      intervalMs: s.activeHealth.intervalMs,
+      timeoutMs: s.activeHealth.timeoutMs,
+    },
+    cors: s.cors && {
+      origins: [...s.cors.origins],
+      credentials: s.cors.credentials,
+      methods: [...s.cors.methods],
+      allowHeaders: [...s.cors.allowHeaders],
+      exposeHeaders: [...s.cors.exposeHeaders],
+      maxAgeSeconds: s.cors.maxAgeSeconds,
+    },
+    auth: {
+      default: formatAuthPolicy(s.auth.default),
+      rules: s.auth.rules.map((rule) => ({
+        methods: rule.methods && [...rule.methods],
+        path: rule.path,
+        pathPrefix: rule.pathPrefix,
+        policy: formatAuthPolicy(rule.policy),
+      })),
+    },
+  };
+}
+
+/** A URL with any user name and password removed; other text as it is. */
+function withoutCredentials(text: string): string {
+  if (!text.includes('@')) return text;
+  try {
+    const url = new URL(text);
+    url.username = '';
+    url.password = '';
+    return url.href.endsWith('/') && !text.endsWith('/') ? url.href.slice(0, -1) : url.href;
+  } catch {
+    return text.slice(text.lastIndexOf('@') + 1);
+  }
+}
