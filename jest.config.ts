@@ -27,6 +27,12 @@ const config: Config = {
       displayName: 'system',
       testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
     },
+    {
+      // Attacks and faults on the running system, minutes long: `npm run test:proof`.
+      ...shared,
+      displayName: 'proof',
+      testMatch: ['<rootDir>/test/proof/**/*.proof-spec.ts'],
+    },
   ],
 };
 

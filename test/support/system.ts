@@ -9,6 +9,10 @@ export interface SystemOptions {
   env?: Record<string, string>;
   /** Extra environment for the gateway only. */
   gatewayEnv?: Record<string, string>;
+  /** The address the gateway is given for a replica (e.g. a proxy in front of it); the replica's own by default. */
+  gatewayTarget?: (service: string, replica: AppProcess) => string | Promise<string>;
+  /** YAML lines for the gateway config's `defaults:` section (indented by two spaces). */
+  gatewayDefaults?: string;
 }
 
 /**
@@ -45,13 +49,13 @@ export class System {
       USER_SERVICE_URLS: this.users.map((u) => u.url).join(','),
     });
     const configPath = join(this.dataDir, 'gateway.yaml');
-    writeFileSync(configPath, this.gatewayConfig());
     this.gateway = new AppProcess('gateway', await freePort(), {
       ...env,
       GATEWAY_CONFIG: configPath,
       ...this.options.gatewayEnv,
     });
     await Promise.all([...this.products, ...this.users, this.checkout].map((p) => p.start()));
+    writeFileSync(configPath, await this.gatewayConfig());
     await this.gateway.start();
   }
 
@@ -60,13 +64,26 @@ export class System {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
-  private gatewayConfig(): string {
-    const targets = (ps: AppProcess[]) => ps.map((p) => `      - ${p.url}`).join('\n');
-    return `services:
+  private async gatewayConfig(): Promise<string> {
+    const lines: Record<string, string> = {};
+    for (const [service, replicas] of [
+      ['product-service', this.products],
+      ['user-service', this.users],
+      ['checkout-service', [this.checkout]],
+    ] as const) {
+      const urls = await Promise.all(
+        replicas.map(async (p) => (await this.options.gatewayTarget?.(service, p)) ?? p.url),
+      );
+      lines[service] = urls.map((url) => `      - ${url}`).join('\n');
+    }
+    const defaults = this.options.gatewayDefaults
+      ? `defaults:\n${this.options.gatewayDefaults}\n`
+      : '';
+    return `${defaults}services:
   - name: product-service
     basePath: /api/products
     targets:
-${targets(this.products)}
+${lines['product-service']}
     auth:
       default: role:admin
       rules:
@@ -75,7 +92,7 @@ ${targets(this.products)}
   - name: user-service
     basePath: /api/users
     targets:
-${targets(this.users)}
+${lines['user-service']}
     auth:
       default: authenticated
       rules:
@@ -85,7 +102,7 @@ ${targets(this.users)}
   - name: checkout-service
     basePath: /api/checkout
     targets:
-${targets([this.checkout])}
+${lines['checkout-service']}
     auth:
       default: authenticated
 `;
