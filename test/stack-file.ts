@@ -45,14 +45,20 @@ export const POSTGRES_OVERRIDE = 'docker-stack.postgres.yml';
 export const APPS = ['gateway', 'product-service', 'user-service', 'checkout-service'] as const;
 export type App = (typeof APPS)[number];
 
-/** `${VAR}`, `${VAR:-default}` and `$$` as `docker stack deploy` resolves them in string values. */
+/**
+ * `${VAR}`, `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}` and `$$` as
+ * `docker stack deploy` resolves them in string values; a required variable left unset throws.
+ */
 export function interpolate(value: string, vars: Record<string, string | undefined>): string {
   return value.replace(
-    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g,
-    (match, name?: string, fallback?: string) => {
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])([^}]*))?\}/g,
+    (match, name?: string, colon?: string, kind?: string, text?: string) => {
       if (match === '$$') return '$';
       const set = vars[name!];
-      return set !== undefined && set !== '' ? set : (fallback ?? '');
+      const missing = set === undefined || (colon === ':' && set === '');
+      if (!missing) return set;
+      if (kind === '?') throw new Error(`required variable ${name} is missing a value: ${text}`);
+      return text ?? '';
     },
   );
 }

@@ -22,8 +22,10 @@ import { freePort } from './support/ports';
 
 const run = promisify(execFile);
 
-/** What the documented PostgreSQL deploy sets: a constraint every Linux node meets. */
-const SPREAD = { API_PLACEMENT: 'node.platform.os == linux' };
+/** What every deploy must set: the first administrator's address (README, step 2). */
+const DEPLOY = { ADMIN_EMAIL: 'ops@example.net' };
+/** What the documented PostgreSQL deploy adds: a constraint every Linux node meets. */
+const SPREAD = { ...DEPLOY, API_PLACEMENT: 'node.platform.os == linux' };
 const PINNED = 'node.labels.api-data == true';
 
 const dockerStatus = (): { ok: true } | { ok: false; reason: string } => {
@@ -41,7 +43,7 @@ function dockerStackConfig(files: string[], env: Record<string, string> = {}): S
   const result = spawnSync('docker', ['stack', 'config', ...files.flatMap((f) => ['-c', f])], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, API_PLACEMENT: '', REGISTRY: '', TAG: '', ...env },
+    env: { ...process.env, API_PLACEMENT: '', REGISTRY: '', TAG: '', ADMIN_EMAIL: '', ...env },
   });
   if (result.status !== 0) {
     throw new Error(`docker stack config ${files.join(' ')} failed:\n${result.stderr}`);
@@ -55,8 +57,8 @@ const docker = dockerStatus();
 if (!docker.ok) console.warn(`SKIPPED "docker stack config": ${docker.reason}.`);
 (docker.ok ? describe : describe.skip)('docker stack config', () => {
   it.each([
-    ['the SQLite stack', [STACK_FILE], {}],
-    ['the PostgreSQL override', [STACK_FILE, POSTGRES_OVERRIDE], {}],
+    ['the SQLite stack', [STACK_FILE], DEPLOY],
+    ['the PostgreSQL override', [STACK_FILE, POSTGRES_OVERRIDE], DEPLOY],
     ['the PostgreSQL override with the replicas spread', [STACK_FILE, POSTGRES_OVERRIDE], SPREAD],
   ])('should accept %s and resolve it as the checks read it', (_name, files, env) => {
     const resolved = dockerStackConfig(files, env);
@@ -96,15 +98,23 @@ if (!docker.ok) console.warn(`SKIPPED "docker stack config": ${docker.reason}.`)
         bad,
         readFileSync(join(ROOT, STACK_FILE), 'utf8').replace('order: start-first', 'order: later'),
       );
-      expect(() => dockerStackConfig([bad])).toThrow(/order/);
+      expect(() => dockerStackConfig([bad], DEPLOY)).toThrow(/order/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should refuse to resolve the stack without ADMIN_EMAIL, as the checks do', () => {
+    const missing = /required variable ADMIN_EMAIL is missing a value: set ADMIN_EMAIL/;
+    for (const env of [{}, { ADMIN_EMAIL: '' }] as Array<Record<string, string>>) {
+      expect(() => dockerStackConfig([STACK_FILE], env)).toThrow(missing);
+      expect(() => loadStack([STACK_FILE], env)).toThrow(missing);
     }
   });
 });
 
 describe('stack files agree with the apps', () => {
-  const base = loadStack([STACK_FILE]);
+  const base = loadStack([STACK_FILE], DEPLOY);
 
   it('should find nothing off in the SQLite stack', () => {
     expect(stackProblems(base)).toEqual([]);
@@ -145,7 +155,7 @@ describe('stack files agree with the apps', () => {
     ]);
 
     // Without API_PLACEMENT nothing spreads: a forgotten variable keeps the safe pinning.
-    const pinned = loadStack([STACK_FILE, POSTGRES_OVERRIDE]);
+    const pinned = loadStack([STACK_FILE, POSTGRES_OVERRIDE], DEPLOY);
     expect(services.map((s) => constraintsOf(pinned, s))).toEqual(services.map(() => [PINNED]));
   });
 
@@ -165,6 +175,11 @@ describe('stack files agree with the apps', () => {
       'a secret mounted but never read',
       (s) => delete s.services.gateway.environment!.REDIS_PASSWORD_FILE,
       /^gateway: mounts secret redis_password but nothing reads/,
+    ],
+    [
+      'the admin password secret mounted but never read',
+      (s) => delete s.services['user-service'].environment!.ADMIN_PASSWORD_FILE,
+      /^user-service: mounts secret admin_password but nothing reads/,
     ],
     [
       'a service moved to another port',
@@ -226,7 +241,7 @@ describe('stack files agree with the apps', () => {
   ];
 
   it.each(breakages)('should report %s', (_name, edit, problem) => {
-    const stack = loadStack([STACK_FILE]);
+    const stack = loadStack([STACK_FILE], DEPLOY);
     edit(stack);
     const problems = stackProblems(stack);
     expect(problems).toContainEqual(expect.stringMatching(problem));
@@ -240,7 +255,7 @@ describe('stack files agree with the apps', () => {
  * healthcheck commands must pass and a client's journey through the gateway must work.
  */
 describeWhen('the stack environment on real processes', redisServerStatus(), () => {
-  const stack = loadStack([STACK_FILE]);
+  const stack = loadStack([STACK_FILE], DEPLOY);
   // Made in beforeAll, so that a run filtering these tests out leaves nothing behind.
   let dir = '';
   let secretsDir = '';
@@ -264,7 +279,7 @@ describeWhen('the stack environment on real processes', redisServerStatus(), () 
   /** Variables a developer's shell or CI may export that the stack does not set must not leak in. */
   const unset = Object.fromEntries(
     Object.keys(process.env)
-      .filter((k) => /^(DATABASE|REDIS|JWT|AUTH|GATEWAY|PRODUCT|USER|UPSTREAM|SEED)_/.test(k))
+      .filter((k) => /^(DATABASE|REDIS|JWT|AUTH|GATEWAY|PRODUCT|USER|UPSTREAM|SEED|ADMIN)_/.test(k))
       .map((k) => [k, '']),
   );
 
@@ -322,8 +337,10 @@ describeWhen('the stack environment on real processes', redisServerStatus(), () 
         writeFileSync(config, toLocal(readFileSync(join(ROOT, env.GATEWAY_CONFIG), 'utf8')));
         env.GATEWAY_CONFIG = config;
       }
-      // Production starts with empty databases; the journey below needs the catalogue's products.
-      const local = { ...unset, ...env, HOST: '127.0.0.1', SEED_DATA: 'true' };
+      // Production starts with empty databases; the journey below needs the catalogue's products,
+      // while the users start as in production: the administrator from ADMIN_EMAIL alone.
+      const seed = name === 'user-service' ? 'false' : 'true';
+      const local = { ...unset, ...env, HOST: '127.0.0.1', SEED_DATA: seed };
       apps.set(name, new AppProcess(app, localPorts.get(name)!, local));
     }
     const backends = [...apps].filter(([name]) => name !== 'gateway').map(([, p]) => p);
@@ -441,6 +458,37 @@ describeWhen('the stack environment on real processes', redisServerStatus(), () 
 
     const products = await call('/api/products', {});
     expect(products.status).toBe(200);
+
+    // No seed users: the only administrator is the one from ADMIN_EMAIL and the admin_password
+    // secret, and only that account may read the admin API and change the catalogue.
+    await expect(call('/api/admin/status', { token })).resolves.toMatchObject({ status: 403 });
+    const adminLogin = await call('/api/auth/login', {
+      method: 'POST',
+      body: { email: DEPLOY.ADMIN_EMAIL, password: secrets.admin_password },
+    });
+    expect(adminLogin.status).toBe(200);
+    const adminToken = adminLogin.body.accessToken as string;
+    const status = await call('/api/admin/status', { token: adminToken });
+    expect(status.status).toBe(200);
+    expect(status.body.services.map((s: { name: string }) => s.name)).toEqual([
+      'product-service',
+      'user-service',
+      'checkout-service',
+    ]);
+    const everyone = await call('/api/users?limit=100', { token: adminToken });
+    expect(everyone.status).toBe(200);
+    expect(
+      everyone.body.items.map((u: { email: string; roles: string[] }) => [u.email, u.roles]),
+    ).toEqual([
+      [DEPLOY.ADMIN_EMAIL, ['admin', 'user']],
+      [email, ['user']],
+    ]);
+    const product = await call('/api/products', {
+      method: 'POST',
+      token: adminToken,
+      body: { name: 'Stack lamp', price: '12.50' },
+    });
+    expect(product.status).toBe(201);
 
     // The token store wrote to the stack's Redis, through the password from the secret file.
     const keys = await redisCli('--no-auth-warning', '-a', secrets.redis_password, '--scan');

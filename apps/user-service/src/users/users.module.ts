@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { adminBootstrapConfig } from './admin-bootstrap.config';
+import { AdminBootstrap } from './admin-bootstrap.service';
 import { CredentialsController } from './credentials.controller';
 import { IdentityGuard } from './identity.guard';
 import { PasswordHasher } from './password-hasher';
@@ -8,12 +11,13 @@ import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([User])],
+  imports: [TypeOrmModule.forFeature([User]), ConfigModule.forFeature(adminBootstrapConfig)],
   // The internal controller first, so its fixed path is registered ahead of `/:id`.
   controllers: [CredentialsController, UsersController],
   providers: [
     UsersService,
     IdentityGuard,
+    AdminBootstrap,
     { provide: PasswordHasher, useValue: new PasswordHasher() },
   ],
 })
