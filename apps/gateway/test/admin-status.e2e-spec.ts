@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import type { ServerResponse } from 'node:http';
-import { ADMIN, USER, UserServiceInstance, withEnv } from './support/auth-harness';
 import { TEST_SECRET } from './support/auth-fixtures';
+import { startAuthGateway } from './support/auth-gateway';
+import { ADMIN, USER, UserServiceInstance } from './support/auth-harness';
 import { DASHBOARD_CSP } from '../src/admin/dashboard.controller';
 import type { ServiceStatus } from '../src/admin/status.service';
 import { parseGatewayConfig } from '../src/routing/gateway-config.loader';
@@ -108,13 +109,7 @@ describe('admin status API (e2e)', () => {
       reports.start(),
       audit.start(),
     ]);
-    gw = await withEnv(
-      { JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', REDIS_URL: undefined, LOG_LEVEL: 'error' },
-      () =>
-        new TestGateway(routes({ users, products, inventory, reports, audit }), {
-          enforceAuth: true,
-        }).start(),
-    );
+    gw = await startAuthGateway(routes({ users, products, inventory, reports, audit }));
     adminToken = await login(ADMIN);
     userToken = await login(USER);
   });

@@ -8,9 +8,8 @@ import {
   testKeyPrefix,
   USER,
   UserServiceInstance,
-  withEnv,
 } from './support/auth-harness';
-import { TEST_SECRET } from './support/auth-fixtures';
+import { startAuthGateway as startGateway } from './support/auth-gateway';
 import { describeWhen, describeWithRedis, TEST_REDIS_URL } from './support/redis-available';
 import { PrivateRedisServer, redisServerStatus } from './support/redis-server';
 import { eventually, TestGateway } from './support/test-gateway';
@@ -43,16 +42,6 @@ function routes(products: TestUpstream, users: UserServiceInstance, checkout: Te
       },
     ],
   };
-}
-
-async function startGateway(
-  config: unknown,
-  env: Record<string, string | undefined> = {},
-): Promise<TestGateway> {
-  return withEnv(
-    { JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', REDIS_URL: undefined, LOG_LEVEL: 'error', ...env },
-    () => new TestGateway(config, { enforceAuth: true }).start(),
-  );
 }
 
 describe('auth through the proxy (e2e)', () => {
@@ -306,6 +295,55 @@ describe('auth through the proxy (e2e)', () => {
     );
     // Not vacuous: valid tokens on checkout paths do get through.
     expect(reached).toBeGreaterThan(0);
+  });
+});
+
+describe('login attempts behind a trusted proxy (e2e)', () => {
+  const users = new UserServiceInstance();
+  const products = new TestUpstream();
+  const checkout = new TestUpstream();
+  let gw: TestGateway;
+
+  const loginAs = (forwardedFor?: string) =>
+    gw.send('POST', '/api/auth/login', {
+      headers: {
+        'content-type': 'application/json',
+        ...(forwardedFor === undefined ? {} : { 'x-forwarded-for': forwardedFor }),
+      },
+      body: JSON.stringify(USER),
+    });
+
+  beforeAll(async () => {
+    await Promise.all([users.start(), products.start(), checkout.start()]);
+    gw = await startGateway(
+      { ...routes(products, users, checkout), trustedProxyHops: 1 },
+      {
+        AUTH_LOGIN_LIMIT_PER_IP: '2',
+        AUTH_LOGIN_LIMIT_PER_EMAIL: '100',
+        AUTH_LOGIN_WINDOW_SECONDS: '60',
+      },
+    );
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([users.stop(), products.kill(), checkout.kill()]);
+  });
+
+  it('should count the address the proxy appended, not what the client wrote or the socket', async () => {
+    // Client 203.0.113.1 forges a different leftmost entry each time: still one client.
+    const forged: number[] = [];
+    for (let i = 0; i < 3; i++) forged.push((await loginAs(`10.9.9.${i}, 203.0.113.1`)).status);
+    expect(forged).toEqual([200, 200, 429]);
+    // Another client behind the same proxy (same socket address) has attempts of its own.
+    const other: number[] = [];
+    for (let i = 0; i < 3; i++) other.push((await loginAs('203.0.113.2')).status);
+    expect(other).toEqual([200, 200, 429]);
+    const refused = await loginAs('203.0.113.2');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(55);
+    // Without the proxy's entry the socket address (127.0.0.1) is the client, with its own count.
+    await expect(loginAs()).resolves.toMatchObject({ status: 200 });
   });
 });
 

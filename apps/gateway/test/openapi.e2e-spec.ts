@@ -207,6 +207,7 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
 
     it('should list the gateway and service routes at their public paths, and nothing else', () => {
       expect(Object.keys(doc.paths).sort()).toEqual([
+        '/api/admin/status',
         '/api/auth/login',
         '/api/auth/logout',
         '/api/auth/logout-all',
@@ -223,6 +224,7 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
       ]);
       expect(Object.keys(doc.paths['/api/products']).sort()).toEqual(['get', 'post']);
       expect(Object.keys(doc.paths['/api/auth/login'])).toEqual(['post']);
+      expect(Object.keys(doc.paths['/api/admin/status'])).toEqual(['get']);
     });
 
     it('should leave out what the gateway never forwards and its own non-API endpoints', () => {
@@ -268,7 +270,9 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
       expect(tags('/api/products/{id}', 'get')).toEqual(['product-service']);
       expect(tags('/api/users', 'post')).toEqual(['user-service']);
       expect(tags('/api/auth/login', 'post')).toEqual(['auth']);
+      expect(tags('/api/admin/status', 'get')).toEqual(['admin']);
       expect((doc.tags as { name: string }[]).map((t) => t.name).sort()).toEqual([
+        'admin',
         'auth',
         'product-service',
         'user-service',
@@ -301,6 +305,7 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
         'POST /api/auth/logout': bearer,
         'POST /api/auth/logout-all': bearer,
         'GET /api/auth/me': bearer,
+        'GET /api/admin/status': bearer,
       });
       const create = doc.paths['/api/products'].post;
       expect(create['x-auth-policy']).toBe('role:admin');
@@ -344,11 +349,12 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
       }
     });
 
-    it('should serve its own document at /docs-json: the auth endpoints only', async () => {
+    it('should serve its own document at /docs-json: the auth and admin endpoints only', async () => {
       const own = await gateway.get('/docs-json');
       expect(own.status).toBe(200);
       expect(own.json.info.title).toBe('gateway');
       expect(Object.keys(own.json.paths).sort()).toEqual([
+        '/api/admin/status',
         '/api/auth/login',
         '/api/auth/logout',
         '/api/auth/logout-all',
@@ -356,6 +362,22 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
       ]);
       // The combined document's additions are made on a copy.
       expect(own.json.paths['/api/auth/me'].get.responses['401']).toBeUndefined();
+    });
+
+    it('should never forward a service’s raw document, yet merge it from the service itself', async () => {
+      const raw = [
+        await gateway.get('/api/products/docs-json'),
+        await gateway.get('/api/users/docs-json'),
+      ];
+      expect(raw.map((r) => r.status)).toEqual([404, 404]);
+      // Fetched from the replicas directly: the merged document still has both services.
+      const merged = await gateway.get('/docs/openapi.json');
+      expect(merged.json['x-unavailable'].map((u: { service: string }) => u.service)).toEqual([
+        'checkout-service',
+      ]);
+      expect(Object.keys(merged.json.paths)).toEqual(
+        expect.arrayContaining(['/api/products/{id}', '/api/users/{id}']),
+      );
     });
 
     it('should refuse a config that mounts a service on the documentation paths', () => {

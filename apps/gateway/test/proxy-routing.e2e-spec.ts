@@ -159,6 +159,16 @@ describe('gateway: routing, paths and forwarding', () => {
       expect(totalSeen()).toBe(0);
     });
 
+    it.each(['/api/users/docs-json', '/api/products/docs-json', '/api/users/Docs-JSON/'])(
+      "should never forward %s, a service's raw OpenAPI document",
+      async (path) => {
+        const res = await gateway.send('GET', path);
+        expect(res.status).toBe(404);
+        expect(res.json.statusCode).toBe(404);
+        expect(totalSeen()).toBe(0);
+      },
+    );
+
     it('should forward a segment that merely starts with "internal"', async () => {
       const res = await gateway.send('GET', '/api/users/internals');
       expect(res.status).toBe(200);
@@ -171,7 +181,7 @@ describe('gateway: routing, paths and forwarding', () => {
       expect(table.resolve(canonical, 'GET')).toMatchObject({
         path: '/5',
         policy: { kind: 'authenticated' },
-        internal: false,
+        fenced: false,
       });
     });
   });

@@ -1,6 +1,5 @@
-import { TokenStore } from '../src/auth/token-store/token-store';
-import { hmacToken, TEST_SECRET, tokenClaims } from './support/auth-fixtures';
-import { deleteKeys, testKeyPrefix, withEnv } from './support/auth-harness';
+import { startAuthGateway as startGateway, tokenFor } from './support/auth-gateway';
+import { deleteKeys, testKeyPrefix } from './support/auth-harness';
 import { describeWhen, describeWithRedis, TEST_REDIS_URL } from './support/redis-available';
 import { PrivateRedisServer, redisServerStatus } from './support/redis-server';
 import { inParallel, metric, Reply, TestGateway } from './support/test-gateway';
@@ -35,20 +34,6 @@ function routes(shop: TestUpstream, orders: TestUpstream, trustedProxyHops = 0) 
       },
     ],
   };
-}
-
-function startGateway(config: unknown, env: Record<string, string | undefined> = {}) {
-  return withEnv(
-    { JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', LOG_LEVEL: 'error', REDIS_URL: undefined, ...env },
-    () => new TestGateway(config, { enforceAuth: true }).start(),
-  );
-}
-
-async function tokenFor(gateway: TestGateway, sub: string): Promise<string> {
-  const claims = tokenClaims({ sub, email: `user${sub}@example.com`, roles: ['user'] });
-  const store = gateway.get(TokenStore as unknown as new () => TokenStore);
-  await store.register(claims.jti as string, sub, 600_000);
-  return hmacToken(claims);
 }
 
 const statuses = (replies: Reply[]) => replies.map((r) => r.status);

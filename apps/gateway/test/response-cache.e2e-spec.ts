@@ -1,8 +1,7 @@
 import { createClient } from '@redis/client';
 import type { ServerResponse } from 'node:http';
-import { TokenStore } from '../src/auth/token-store/token-store';
-import { hmacToken, TEST_SECRET, tokenClaims } from './support/auth-fixtures';
-import { deleteKeys, testKeyPrefix, withEnv } from './support/auth-harness';
+import { startAuthGateway as startGateway, tokenFor } from './support/auth-gateway';
+import { deleteKeys, testKeyPrefix } from './support/auth-harness';
 import { describeWhen, describeWithRedis, TEST_REDIS_URL } from './support/redis-available';
 import { PrivateRedisServer, redisServerStatus } from './support/redis-server';
 import { inParallel, metric, Reply, TestGateway } from './support/test-gateway';
@@ -54,21 +53,6 @@ function routes(catalog: TestUpstream, account: TestUpstream, plain: TestUpstrea
       },
     ],
   };
-}
-
-function startGateway(config: unknown, env: Record<string, string | undefined>) {
-  return withEnv(
-    { JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', LOG_LEVEL: 'error', REDIS_URL: undefined, ...env },
-    () => new TestGateway(config, { enforceAuth: true }).start(),
-  );
-}
-
-/** A live token of user `sub`, registered in the gateway's token store as a login would. */
-async function tokenFor(gateway: TestGateway, sub: string): Promise<string> {
-  const claims = tokenClaims({ sub, email: `user${sub}@example.com`, roles: ['user'] });
-  const store = gateway.get(TokenStore as unknown as new () => TokenStore);
-  await store.register(claims.jti as string, sub, 600_000);
-  return hmacToken(claims);
 }
 
 const xCache = (replies: Reply[]) => replies.map((r) => r.headers['x-cache']);

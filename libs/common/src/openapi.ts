@@ -3,6 +3,7 @@ import { applyDecorators, INestApplication, Type } from '@nestjs/common';
 import {
   ApiExtraModels,
   ApiOkResponse,
+  ApiParam,
   ApiResponse,
   DocumentBuilder,
   getSchemaPath,
@@ -43,6 +44,11 @@ export function setupOpenApi(app: INestApplication, info: OpenApiInfo): OpenAPIO
     jsonDocumentUrl: OPENAPI_JSON_PATH,
   });
   return document;
+}
+
+/** Documents the `:id` path parameter as `IdParamPipe` accepts it: a positive integer. */
+export function ApiIdParam(): MethodDecorator & ClassDecorator {
+  return ApiParam({ name: 'id', schema: { type: 'integer', minimum: 1 } });
 }
 
 /** Documents error answers of an operation, each with the shared `ErrorBody`. */

@@ -1,4 +1,4 @@
-import { clientsConfig, parseUrlList } from './clients.config';
+import { clientsConfig } from './clients.config';
 
 describe('clientsConfig', () => {
   const saved = { ...process.env };
@@ -55,9 +55,5 @@ describe('clientsConfig', () => {
   ])('should refuse %s=%p with a message naming it', (name, value) => {
     process.env[name] = value;
     expect(() => clientsConfig()).toThrow(new RegExp(`Invalid configuration: ${name}`));
-  });
-
-  it('should split without empty entries', () => {
-    expect(parseUrlList('http://a,,http://b/')).toEqual(['http://a', 'http://b']);
   });
 });

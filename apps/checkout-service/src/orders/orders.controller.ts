@@ -1,5 +1,5 @@
 import { CreateOrderDto, OrderView, Page, PaginationQueryDto } from '@app/contracts';
-import { ApiErrors, ApiPageResponse, IdParamPipe } from '@app/common';
+import { ApiErrors, ApiIdParam, ApiPageResponse, IdParamPipe } from '@app/common';
 import {
   Body,
   Controller,
@@ -16,7 +16,6 @@ import {
   ApiHeader,
   ApiOkResponse,
   ApiOperation,
-  ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
@@ -26,8 +25,6 @@ import { IdempotencyKeyHeader, IdempotencyKeyPipe } from './idempotency-key.pipe
 import { OrdersService } from './orders.service';
 
 export const IDEMPOTENCY_REPLAYED_HEADER = 'Idempotency-Replayed';
-
-const ID_PARAM = { name: 'id', schema: { type: 'integer', minimum: 1 } } as const;
 
 /** Mounted at the service root: the gateway strips `/api/checkout` before forwarding. */
 @ApiTags('orders')
@@ -77,7 +74,7 @@ export class OrdersController {
 
   @Get('orders/:id')
   @ApiOperation({ summary: 'Get one of your orders' })
-  @ApiParam(ID_PARAM)
+  @ApiIdParam()
   @ApiOkResponse({ type: OrderView })
   @ApiErrors(400, 404)
   get(@Caller() caller: CallContext, @Param('id', IdParamPipe) id: number): Promise<OrderView> {
@@ -87,7 +84,7 @@ export class OrdersController {
   @Post('orders/:id/cancel')
   @HttpCode(200)
   @ApiOperation({ summary: 'Cancel one of your orders' })
-  @ApiParam(ID_PARAM)
+  @ApiIdParam()
   @ApiOkResponse({ type: OrderView })
   @ApiErrors(400, 404, 409)
   cancel(@Caller() caller: CallContext, @Param('id', IdParamPipe) id: number): Promise<OrderView> {

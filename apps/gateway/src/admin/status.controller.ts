@@ -1,5 +1,6 @@
+import { ApiErrors } from '@app/common';
 import { Controller, Get, Header, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { JwtAuthGuard, RequireRole } from '../auth/jwt-auth.guard';
 import { GatewayStatus, StatusService } from './status.service';
 
@@ -15,6 +16,31 @@ export class StatusController {
   /** Every service with its targets' health, load and recent traffic, and the loaded config. */
   @Get('status')
   @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'Every service with its targets’ health, load and recent traffic; the loaded config',
+    description: 'Requires the `admin` role.',
+  })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      required: ['generatedAt', 'uptimeSeconds', 'services', 'config'],
+      properties: {
+        generatedAt: { type: 'string', format: 'date-time' },
+        uptimeSeconds: { type: 'number' },
+        services: {
+          type: 'array',
+          description: 'Each routed service: its targets (up, down or ejected), load and traffic',
+          items: { type: 'object' },
+        },
+        config: {
+          type: 'object',
+          description: 'The loaded route config, without secrets',
+          properties: { source: { type: 'string' }, services: { type: 'array', items: {} } },
+        },
+      },
+    },
+  })
+  @ApiErrors(401, 403)
   report(): GatewayStatus {
     return this.status.report();
   }

@@ -1,4 +1,4 @@
-import { readSecretFile, validateEnv } from '@app/common';
+import { IsHttpUrlList, parseUrlList, readSecretFile, validateEnv } from '@app/common';
 import { registerAs } from '@nestjs/config';
 import { Transform, TransformFnParams } from 'class-transformer';
 import {
@@ -62,9 +62,7 @@ class AuthEnv {
   @Max(300)
   JWT_CLOCK_TOLERANCE_SECONDS: number = 5;
 
-  @Matches(/^https?:\/\/[^\s,]+(,https?:\/\/[^\s,]+)*$/, {
-    message: 'AUTH_USER_SERVICE_URLS must be a comma-separated list of http(s) URLs',
-  })
+  @IsHttpUrlList()
   AUTH_USER_SERVICE_URLS: string = 'http://127.0.0.1:3002,http://127.0.0.1:3004';
 
   @IsInt()
@@ -207,7 +205,7 @@ export const authConfig = registerAs(AUTH_CONFIG, (): AuthConfig => {
     issuer: env.JWT_ISSUER,
     audience: env.JWT_AUDIENCE,
     clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
-    userServiceUrls: env.AUTH_USER_SERVICE_URLS.split(',').map((u) => u.replace(/\/+$/, '')),
+    userServiceUrls: parseUrlList(env.AUTH_USER_SERVICE_URLS),
     userServiceTimeoutMs: env.AUTH_USER_SERVICE_TIMEOUT_MS,
     login: {
       perIp: env.AUTH_LOGIN_LIMIT_PER_IP,

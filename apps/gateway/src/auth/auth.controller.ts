@@ -8,6 +8,7 @@ import {
   HttpCode,
   HttpStatus,
   HttpException,
+  Inject,
   Post,
   Req,
   Res,
@@ -23,7 +24,9 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { clientAddress } from '../rate-limit/client-address';
 import { AuthService, TokenResponse } from './auth.service';
+import { TRUSTED_PROXY_HOPS } from './auth.tokens';
 import { CurrentPrincipal, JwtAuthGuard } from './jwt-auth.guard';
 import { AccessClaims, Principal } from './principal';
 import { TokenStoreUnavailableError } from './token-store/token-store';
@@ -34,7 +37,10 @@ export class LoginDto extends VerifyCredentialsDto {}
 @ApiTags('auth')
 @Controller('api/auth')
 export class AuthController {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    @Inject(TRUSTED_PROXY_HOPS) private readonly trustedProxyHops: number,
+  ) {}
 
   @Post('login')
   @HttpCode(HttpStatus.OK)
@@ -60,7 +66,7 @@ export class AuthController {
     const result = await this.auth.login(
       dto.email,
       dto.password,
-      clientAddress(req),
+      clientAddress(req, this.trustedProxyHops),
       req.requestId,
     );
     switch (result.kind) {
@@ -124,12 +130,6 @@ export class AuthController {
   me(@CurrentPrincipal() principal: Principal): AccessClaims {
     return principal.claims;
   }
-}
-
-/** The socket's address: a forwarded-for header is the client's to write, so limits never read it. */
-function clientAddress(req: Request): string {
-  const address = req.socket.remoteAddress ?? 'unknown';
-  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
 }
 
 async function storeCall<T>(call: () => Promise<T>): Promise<T> {

@@ -7,9 +7,11 @@ import { createPrivateKey, createPublicKey, createSecretKey, KeyObject } from 'n
 import { authConfig } from './auth.config';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
+import { TRUSTED_PROXY_HOPS } from './auth.tokens';
 import { CredentialsClient, USER_SERVICE_URLS, UserServiceUrls } from './credentials.client';
 import { JwtAuthGuard } from './jwt-auth.guard';
-import { LoginRateLimiter, MemoryAttemptCounter, RedisAttemptCounter } from './login-attempts';
+import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/rate-limit-store';
+import { LoginRateLimiter } from './login-attempts';
 import { MemoryTokenStore } from './token-store/memory-token-store';
 import { RedisConnection } from './token-store/redis-connection';
 import { RedisTokenStore } from './token-store/redis-token-store';
@@ -24,6 +26,8 @@ export interface AuthModuleOptions {
   imports?: ModuleMetadata['imports'];
   /** Where user-service replicas listen; `AUTH_USER_SERVICE_URLS` when not given. */
   userServiceUrls?: Pick<FactoryProvider<UserServiceUrls>, 'inject' | 'useFactory'>;
+  /** Trusted proxies in front of the gateway (`TRUSTED_PROXY_HOPS`); none when not given. */
+  trustedProxyHops?: Pick<FactoryProvider<number>, 'inject' | 'useFactory'>;
 }
 
 /**
@@ -94,6 +98,7 @@ export class AuthModule {
       controllers: [AuthController],
       providers: [
         userServiceUrls,
+        { provide: TRUSTED_PROXY_HOPS, ...(options.trustedProxyHops ?? { useFactory: () => 0 }) },
         {
           provide: AUTH_REDIS,
           inject: [authConfig.KEY],
@@ -117,8 +122,12 @@ export class AuthModule {
           useFactory: (config: AuthConfig, redis: RedisConnection | null) =>
             new LoginRateLimiter(
               redis
-                ? new RedisAttemptCounter(redis, config.redis.keyPrefix)
-                : new MemoryAttemptCounter(),
+                ? new RedisRateLimitStore(
+                    redis,
+                    `${config.redis.keyPrefix}auth:login:`,
+                    'login-limit',
+                  )
+                : new MemoryRateLimitStore(),
               config.login,
             ),
         },

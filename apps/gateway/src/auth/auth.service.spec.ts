@@ -10,7 +10,8 @@ import { AUTHENTICATED, parseAuthPolicy, PUBLIC } from './auth-policy';
 import { AuthOutcome, AuthService } from './auth.service';
 import { MAX_TOKEN_BYTES } from './bearer-token';
 import { CredentialsCheck, CredentialsClient } from './credentials.client';
-import { LoginRateLimiter, MemoryAttemptCounter } from './login-attempts';
+import { MemoryRateLimitStore } from '../rate-limit/rate-limit-store';
+import { LoginRateLimiter } from './login-attempts';
 import { MemoryTokenStore } from './token-store/memory-token-store';
 import { TokenStoreUnavailableError } from './token-store/token-store';
 
@@ -36,7 +37,7 @@ describe('AuthService', () => {
     auth = new AuthService(
       verifier,
       store,
-      new LoginRateLimiter(new MemoryAttemptCounter(), {
+      new LoginRateLimiter(new MemoryRateLimitStore(), {
         perIp: 100,
         perEmail: 100,
         windowSeconds: 60,

@@ -10,7 +10,8 @@ export const USER_SERVICE_NAME = 'user-service';
 
 /**
  * AuthModule as the gateway runs it: logins go to the replicas of the `user-service` route
- * (`AUTH_USER_SERVICE_URLS` only when the route config has no such service). One constant, so
+ * (`AUTH_USER_SERVICE_URLS` only when the route config has no such service), and login attempts
+ * count by client address behind the route config's `trustedProxyHops`. One constant, so
  * the modules that import it (gateway, proxy, health) share one instance.
  */
 export const GatewayAuthModule = AuthModule.forRoot({
@@ -22,5 +23,9 @@ export const GatewayAuthModule = AuthModule.forRoot({
       const urls = targets && targets.length > 0 ? targets : auth.userServiceUrls;
       return () => urls;
     },
+  },
+  trustedProxyHops: {
+    inject: [GATEWAY_CONFIG],
+    useFactory: (gateway: GatewayConfig) => gateway.trustedProxyHops,
   },
 });

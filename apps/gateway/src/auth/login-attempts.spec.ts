@@ -1,4 +1,5 @@
-import { LoginRateLimiter, MemoryAttemptCounter } from './login-attempts';
+import { MemoryRateLimitStore } from '../rate-limit/rate-limit-store';
+import { LoginRateLimiter } from './login-attempts';
 
 describe('LoginRateLimiter', () => {
   let now: number;
@@ -6,7 +7,7 @@ describe('LoginRateLimiter', () => {
 
   beforeEach(() => {
     now = 0;
-    limiter = new LoginRateLimiter(new MemoryAttemptCounter(() => now), {
+    limiter = new LoginRateLimiter(new MemoryRateLimitStore(() => now), {
       perIp: 3,
       perEmail: 2,
       windowSeconds: 60,

@@ -1,72 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RedisConnection } from './token-store/redis-connection';
-
-export interface WindowCount {
-  count: number;
-  /** Milliseconds until the window, and so the count, resets. */
-  resetInMs: number;
-}
-
-/** Counts events per key in fixed windows; the Redis one is shared by every gateway instance. */
-export abstract class AttemptCounter {
-  /** Adds one to each key and returns the counts in the same order. */
-  abstract hit(keys: string[], windowMs: number): Promise<WindowCount[]>;
-}
-
-export class MemoryAttemptCounter extends AttemptCounter {
-  private readonly windows = new Map<string, { count: number; resetAt: number }>();
-
-  constructor(private readonly clock: () => number = Date.now) {
-    super();
-  }
-
-  hit(keys: string[], windowMs: number): Promise<WindowCount[]> {
-    const now = this.clock();
-    if (this.windows.size > 100_000) this.sweep(now);
-    return Promise.resolve(
-      keys.map((key) => {
-        let window = this.windows.get(key);
-        if (!window || window.resetAt <= now) {
-          window = { count: 0, resetAt: now + windowMs };
-          this.windows.set(key, window);
-        }
-        window.count++;
-        return { count: window.count, resetInMs: window.resetAt - now };
-      }),
-    );
-  }
-
-  private sweep(now: number): void {
-    for (const [key, window] of this.windows) if (window.resetAt <= now) this.windows.delete(key);
-  }
-}
-
-export class RedisAttemptCounter extends AttemptCounter {
-  constructor(
-    private readonly redis: RedisConnection,
-    private readonly keyPrefix: string,
-  ) {
-    super();
-  }
-
-  hit(keys: string[], windowMs: number): Promise<WindowCount[]> {
-    return this.redis.run('login-limit', async (c) => {
-      const multi = c.multi();
-      for (const key of keys) {
-        const k = `${this.keyPrefix}auth:login:${key}`;
-        // SET NX PX starts the window on the first hit; INCR never touches the expiry.
-        multi.set(k, '0', { condition: 'NX', expiration: { type: 'PX', value: windowMs } });
-        multi.incr(k);
-        multi.pTTL(k);
-      }
-      const replies = (await multi.exec()) as unknown[];
-      return keys.map((_, i) => ({
-        count: Number(replies[i * 3 + 1]),
-        resetInMs: Math.max(Number(replies[i * 3 + 2]), 0),
-      }));
-    });
-  }
-}
+import type { RateLimitStore } from '../rate-limit/rate-limit-store';
 
 export interface LoginLimits {
   perIp: number;
@@ -84,15 +17,16 @@ const ALLOWED: LoginAdmission = Object.freeze({ allowed: true });
  */
 export class LoginRateLimiter {
   constructor(
-    private readonly counter: AttemptCounter,
+    private readonly counter: RateLimitStore,
     private readonly limits: LoginLimits,
   ) {}
 
   async admit(clientIp: string, email: string): Promise<LoginAdmission> {
     const emailKey = createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
+    const windowMs = this.limits.windowSeconds * 1000;
     const [ip, mail] = await this.counter.hit(
       [`ip:${clientIp}`, `email:${emailKey}`],
-      this.limits.windowSeconds * 1000,
+      [windowMs, windowMs],
     );
     const over = [
       ip.count > this.limits.perIp ? ip.resetInMs : -1,

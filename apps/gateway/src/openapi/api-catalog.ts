@@ -91,7 +91,7 @@ export class ApiCatalog {
       services,
       route: (method, path) => {
         const match = this.routes.resolve({ ok: true, path, query: '' }, method);
-        return match && !match.internal
+        return match && !match.fenced
           ? { service: match.service.name, policy: match.policy }
           : undefined;
       },

@@ -1,13 +1,14 @@
 import { OpenApiInfo, setupOpenApi } from '@app/common';
 import type { INestApplication } from '@nestjs/common';
+import { AdminModule } from '../admin/admin.module';
 import { AuthModule } from '../auth/auth.module';
 import { ApiCatalog } from './api-catalog';
 
 /** The gateway's own API: its controllers outside these modules (health, metrics, docs) are not. */
 export const GATEWAY_API: OpenApiInfo = {
   title: 'gateway',
-  description: 'Sign-in and tokens, served by the gateway itself.',
-  include: [AuthModule],
+  description: 'Sign-in, tokens and the admin status report, served by the gateway itself.',
+  include: [AuthModule, AdminModule],
 };
 
 /**

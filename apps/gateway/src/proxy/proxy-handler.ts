@@ -20,6 +20,16 @@ import { BodyTooLargeError, readBody } from './request-body';
 import { UpstreamHealth } from './upstream-health';
 import { UpstreamRegistry } from './upstream-registry';
 
+/** A request past auth, on its way through the route's rate limits and response cache. */
+interface Admitted {
+  readonly exchange: ProxyExchange;
+  readonly req: IncomingMessage;
+  readonly route: RouteMatch;
+  readonly query: string;
+  readonly principal: Principal | undefined;
+  readonly forward: () => void;
+}
+
 /**
  * The lean request path for routed base paths: no Express, no Nest pipeline, the body never
  * parsed. It receives the canonical path and its route (service + auth policy), answers what the
@@ -75,7 +85,7 @@ export class ProxyHandler {
       replaySafe,
     });
 
-    if (route.internal) {
+    if (route.fenced) {
       exchange.fail(404, `Cannot ${method} ${canonical.path}`);
       return;
     }
@@ -116,8 +126,14 @@ export class ProxyHandler {
         this.forward(exchange, req, res, limit, replaySafe, contentLength);
         return;
       }
-      const forward = () => this.forward(exchange, req, res, limit, replaySafe, contentLength);
-      this.limitThenCache(exchange, req, route, canonical.query, outcome.principal, forward);
+      this.limitThenCache({
+        exchange,
+        req,
+        route,
+        query: canonical.query,
+        principal: outcome.principal,
+        forward: () => this.forward(exchange, req, res, limit, replaySafe, contentLength),
+      });
     };
     if (decision instanceof Promise) {
       decision.then(admit).catch((err: unknown) => exchange.crash(err));
@@ -127,38 +143,26 @@ export class ProxyHandler {
   }
 
   /** The route's rate limits, then its response cache, then `forward` (for routes with either). */
-  private limitThenCache(
-    exchange: ProxyExchange,
-    req: IncomingMessage,
-    route: RouteMatch,
-    query: string,
-    principal: Principal | undefined,
-    forward: () => void,
-  ): void {
+  private limitThenCache(admitted: Admitted): void {
+    const { exchange, route } = admitted;
     const limits = route.rateLimits;
     if (limits === null) {
-      this.cacheThenForward(exchange, req, route, query, principal, forward);
+      this.cacheThenForward(admitted);
       return;
     }
     this.limiter
-      .check(route.service.name, limits, req, principal)
+      .check(route.service.name, limits, admitted.req, admitted.principal)
       .then((verdict) => {
         if (verdict.headers !== null) exchange.addHeaders(verdict.headers);
         if (!verdict.allowed) exchange.fail(verdict.status, verdict.message);
-        else this.cacheThenForward(exchange, req, route, query, principal, forward);
+        else this.cacheThenForward(admitted);
       })
       .catch((err: unknown) => exchange.crash(err));
   }
 
   /** A cacheable GET is answered from the cache or forwarded with a capture; a write invalidates. */
-  private cacheThenForward(
-    exchange: ProxyExchange,
-    req: IncomingMessage,
-    route: RouteMatch,
-    query: string,
-    principal: Principal | undefined,
-    forward: () => void,
-  ): void {
+  private cacheThenForward(admitted: Admitted): void {
+    const { exchange, req, route, forward } = admitted;
     if (route.service.cache === null) {
       forward();
       return;
@@ -177,7 +181,7 @@ export class ProxyHandler {
       return;
     }
     this.cache
-      .lookup(route, route.cache, route.path + query, req, principal)
+      .lookup(route, route.cache, route.path + admitted.query, req, admitted.principal)
       .then((result) => {
         if (result.hit === null) {
           exchange.observe(result.tap);

@@ -32,4 +32,10 @@ describe('clientAddress', () => {
   it('should accept IPv6 entries', () => {
     expect(clientAddress(request('2001:db8::1'), 1)).toBe('2001:db8::1');
   });
+
+  it('should write an IPv4-mapped address as plain IPv4, from the socket or the header', () => {
+    expect(clientAddress(request(undefined, '::ffff:10.0.0.9'), 0)).toBe('10.0.0.9');
+    expect(clientAddress(request('::ffff:203.0.113.7'), 1)).toBe('203.0.113.7');
+    expect(clientAddress(request(undefined, '::ffff:abcd'), 0)).toBe('::ffff:abcd');
+  });
 });

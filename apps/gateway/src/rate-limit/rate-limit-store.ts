@@ -61,24 +61,24 @@ export class MemoryRateLimitStore extends RateLimitStore {
 }
 
 /**
- * Counters shared by every gateway instance: `<prefix>ratelimit:<key>`, one MULTI round trip for
- * all of a request's limits. `SET NX PX` starts a window at its first request and `INCR` never
- * touches the expiry, so a window ends on time however many instances count in it.
+ * Counters shared by every gateway instance: `<prefix><key>`, one MULTI round trip for all of a
+ * request's keys. `SET NX PX` starts a window at its first request and `INCR` never touches the
+ * expiry, so a window ends on time however many instances count in it.
  */
 export class RedisRateLimitStore extends RateLimitStore {
   readonly kind = 'redis';
-  private readonly prefix: string;
 
+  /** `what` names the counters in the errors of a Redis that cannot answer. */
   constructor(
     private readonly redis: RedisConnection,
-    keyPrefix: string,
+    private readonly prefix: string,
+    private readonly what = 'rate-limit',
   ) {
     super();
-    this.prefix = `${keyPrefix}ratelimit:`;
   }
 
   hit(keys: readonly string[], windowsMs: readonly number[]): Promise<WindowCount[]> {
-    return this.redis.run('rate-limit', async (c) => {
+    return this.redis.run(this.what, async (c) => {
       const multi = c.multi();
       keys.forEach((key, i) => {
         const k = this.prefix + key;

@@ -17,7 +17,9 @@ import { RateLimiter } from './rate-limiter';
       provide: RateLimitStore,
       inject: [authConfig.KEY, AUTH_REDIS],
       useFactory: (config: ConfigType<typeof authConfig>, redis: RedisConnection | null) =>
-        redis ? new RedisRateLimitStore(redis, config.redis.keyPrefix) : new MemoryRateLimitStore(),
+        redis
+          ? new RedisRateLimitStore(redis, `${config.redis.keyPrefix}ratelimit:`)
+          : new MemoryRateLimitStore(),
     },
     RateLimiter,
   ],

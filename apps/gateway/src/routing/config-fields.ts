@@ -78,6 +78,56 @@ export class ConfigFields {
     });
     return out;
   }
+
+  /**
+   * An optional section of settings: `base` when it is absent or not an object; otherwise what
+   * `read` makes of it, each field falling back to its value in `base`.
+   */
+  section<T extends object>(
+    value: unknown,
+    path: string,
+    keys: readonly (keyof T & string)[],
+    base: T,
+    read: (fields: SectionFields<T>) => T,
+  ): T {
+    if (value === undefined) return base;
+    const entry = this.object(value, path, keys);
+    return entry ? read(new SectionFields(this, entry, path, base)) : base;
+  }
+}
+
+type KeysOf<T, V> = { [K in keyof T]-?: T[K] extends V ? K : never }[keyof T] & string;
+
+/** The fields of one section, each read with the section's path and its default from `base`. */
+export class SectionFields<T extends object> {
+  constructor(
+    private readonly fields: ConfigFields,
+    readonly entry: Record<string, unknown>,
+    readonly path: string,
+    private readonly base: T,
+  ) {}
+
+  integer(key: KeysOf<T, number>, min: number, max: number): number {
+    return this.fields.integer(
+      this.entry[key],
+      at(this.path, key),
+      min,
+      max,
+      this.base[key] as number,
+    );
+  }
+
+  /** `values`, with a problem reported when its `upper` field is below its `lower` one. */
+  ordered(values: T, lower: KeysOf<T, number>, upper: KeysOf<T, number>): T {
+    if ((values[upper] as number) < (values[lower] as number)) {
+      this.fields.report(at(this.path, upper), `must not be below ${lower}`);
+    }
+    return values;
+  }
+
+  boolean(key: KeysOf<T, boolean>): boolean {
+    return this.fields.boolean(this.entry[key], at(this.path, key), this.base[key] as boolean);
+  }
 }
 
 export function at(path: string, key: string): string {

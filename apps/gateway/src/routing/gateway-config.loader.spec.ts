@@ -176,6 +176,18 @@ describe('parseGatewayConfig', () => {
       'services[0].retry.backoffMaxMs: must not be below backoffBaseMs',
     ],
     [
+      { services: [service({ passiveHealth: { cooldownMs: 5_000, maxCooldownMs: 1_000 } })] },
+      'services[0].passiveHealth.maxCooldownMs: must not be below cooldownMs',
+    ],
+    [
+      { services: [service({ activeHealth: { enabled: 'yes' } })] },
+      'services[0].activeHealth.enabled: must be true or false',
+    ],
+    [
+      { services: [service({ discovery: { intervalMs: 10 } })] },
+      'services[0].discovery.intervalMs: must be an integer from 50 to 3600000',
+    ],
+    [
       { services: [service({ auth: { default: 'admin' } })] },
       'services[0].auth.default: must be public, authenticated or role:<name>',
     ],

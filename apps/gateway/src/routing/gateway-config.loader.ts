@@ -238,13 +238,10 @@ function parseTimeouts(
   path: string,
   base: TimeoutsConfig,
 ): TimeoutsConfig {
-  if (value === undefined) return base;
-  const entry = fields.object(value, path, ['connectMs', 'perTryMs']);
-  if (!entry) return base;
-  return {
-    connectMs: fields.integer(entry.connectMs, at(path, 'connectMs'), 1, 60_000, base.connectMs),
-    perTryMs: fields.integer(entry.perTryMs, at(path, 'perTryMs'), 1, 600_000, base.perTryMs),
-  };
+  return fields.section(value, path, ['connectMs', 'perTryMs'], base, (section) => ({
+    connectMs: section.integer('connectMs', 1, 60_000),
+    perTryMs: section.integer('perTryMs', 1, 600_000),
+  }));
 }
 
 function parseRetry(
@@ -253,30 +250,18 @@ function parseRetry(
   path: string,
   base: RetryConfig,
 ): RetryConfig {
-  if (value === undefined) return base;
-  const entry = fields.object(value, path, ['attempts', 'backoffBaseMs', 'backoffMaxMs']);
-  if (!entry) return base;
-  const retry = {
-    attempts: fields.integer(entry.attempts, at(path, 'attempts'), 1, 10, base.attempts),
-    backoffBaseMs: fields.integer(
-      entry.backoffBaseMs,
-      at(path, 'backoffBaseMs'),
-      0,
-      60_000,
-      base.backoffBaseMs,
+  const keys = ['attempts', 'backoffBaseMs', 'backoffMaxMs'] as const;
+  return fields.section(value, path, keys, base, (section) =>
+    section.ordered(
+      {
+        attempts: section.integer('attempts', 1, 10),
+        backoffBaseMs: section.integer('backoffBaseMs', 0, 60_000),
+        backoffMaxMs: section.integer('backoffMaxMs', 0, 300_000),
+      },
+      'backoffBaseMs',
+      'backoffMaxMs',
     ),
-    backoffMaxMs: fields.integer(
-      entry.backoffMaxMs,
-      at(path, 'backoffMaxMs'),
-      0,
-      300_000,
-      base.backoffMaxMs,
-    ),
-  };
-  if (retry.backoffMaxMs < retry.backoffBaseMs) {
-    fields.report(at(path, 'backoffMaxMs'), 'must not be below backoffBaseMs');
-  }
-  return retry;
+  );
 }
 
 function parsePassiveHealth(
@@ -285,30 +270,18 @@ function parsePassiveHealth(
   path: string,
   base: PassiveHealthConfig,
 ): PassiveHealthConfig {
-  if (value === undefined) return base;
-  const entry = fields.object(value, path, ['failures', 'cooldownMs', 'maxCooldownMs']);
-  if (!entry) return base;
-  const passive = {
-    failures: fields.integer(entry.failures, at(path, 'failures'), 1, 1_000, base.failures),
-    cooldownMs: fields.integer(
-      entry.cooldownMs,
-      at(path, 'cooldownMs'),
-      1,
-      3_600_000,
-      base.cooldownMs,
+  const keys = ['failures', 'cooldownMs', 'maxCooldownMs'] as const;
+  return fields.section(value, path, keys, base, (section) =>
+    section.ordered(
+      {
+        failures: section.integer('failures', 1, 1_000),
+        cooldownMs: section.integer('cooldownMs', 1, 3_600_000),
+        maxCooldownMs: section.integer('maxCooldownMs', 1, 3_600_000),
+      },
+      'cooldownMs',
+      'maxCooldownMs',
     ),
-    maxCooldownMs: fields.integer(
-      entry.maxCooldownMs,
-      at(path, 'maxCooldownMs'),
-      1,
-      3_600_000,
-      base.maxCooldownMs,
-    ),
-  };
-  if (passive.maxCooldownMs < passive.cooldownMs) {
-    fields.report(at(path, 'maxCooldownMs'), 'must not be below cooldownMs');
-  }
-  return passive;
+  );
 }
 
 function parseActiveHealth(
@@ -318,28 +291,22 @@ function parseActiveHealth(
   path: string,
   base: ActiveHealthConfig,
 ): ActiveHealthConfig {
-  if (value === undefined) return base;
-  const entry = fields.object(value, path, ['enabled', 'path', 'intervalMs', 'timeoutMs']);
-  if (!entry) return base;
-  let checkPath = base.path;
-  if (entry.path !== undefined) {
-    const text = fields.string(entry.path, at(path, 'path'));
-    const canonical = text === undefined ? undefined : paths.canonicalize(text);
-    if (canonical && canonical.ok && canonical.path === text) checkPath = text;
-    else if (text !== undefined) fields.report(at(path, 'path'), 'must be a canonical path');
-  }
-  return {
-    enabled: fields.boolean(entry.enabled, at(path, 'enabled'), base.enabled),
-    path: checkPath,
-    intervalMs: fields.integer(
-      entry.intervalMs,
-      at(path, 'intervalMs'),
-      50,
-      3_600_000,
-      base.intervalMs,
-    ),
-    timeoutMs: fields.integer(entry.timeoutMs, at(path, 'timeoutMs'), 1, 60_000, base.timeoutMs),
-  };
+  const keys = ['enabled', 'path', 'intervalMs', 'timeoutMs'] as const;
+  return fields.section(value, path, keys, base, (section) => {
+    let checkPath = base.path;
+    if (section.entry.path !== undefined) {
+      const text = fields.string(section.entry.path, at(path, 'path'));
+      const canonical = text === undefined ? undefined : paths.canonicalize(text);
+      if (canonical && canonical.ok && canonical.path === text) checkPath = text;
+      else if (text !== undefined) fields.report(at(path, 'path'), 'must be a canonical path');
+    }
+    return {
+      enabled: section.boolean('enabled'),
+      path: checkPath,
+      intervalMs: section.integer('intervalMs', 50, 3_600_000),
+      timeoutMs: section.integer('timeoutMs', 1, 60_000),
+    };
+  });
 }
 
 function parseDiscovery(
@@ -348,19 +315,10 @@ function parseDiscovery(
   path: string,
   base: DiscoveryConfig,
 ): DiscoveryConfig {
-  if (value === undefined) return base;
-  const entry = fields.object(value, path, ['enabled', 'intervalMs']);
-  if (!entry) return base;
-  return {
-    enabled: fields.boolean(entry.enabled, at(path, 'enabled'), base.enabled),
-    intervalMs: fields.integer(
-      entry.intervalMs,
-      at(path, 'intervalMs'),
-      50,
-      3_600_000,
-      base.intervalMs,
-    ),
-  };
+  return fields.section(value, path, ['enabled', 'intervalMs'], base, (section) => ({
+    enabled: section.boolean('enabled'),
+    intervalMs: section.integer('intervalMs', 50, 3_600_000),
+  }));
 }
 
 function parseCors(fields: ConfigFields, value: unknown, path: string): CorsConfig | null {
@@ -441,32 +399,13 @@ function parseAuth(
     const rulePath = `${at(path, 'rules')}[${i}]`;
     const rule = fields.object(raw, rulePath, ['methods', 'path', 'pathPrefix', 'policy']);
     if (!rule) return;
-    const methods =
-      rule.methods === undefined
-        ? null
-        : (fields.strings(rule.methods, at(rulePath, 'methods'), checkMethod) ?? null);
-    if (rule.path !== undefined && rule.pathPrefix !== undefined) {
-      fields.report(rulePath, 'use either path or pathPrefix, not both');
-    }
-    const rulePathOf = (key: 'path' | 'pathPrefix') => {
-      if (rule[key] === undefined) return null;
-      const text = fields.string(rule[key], at(rulePath, key));
-      if (text === undefined) return null;
-      const canonical = paths.canonicalize(text);
-      if (!canonical.ok || canonical.path !== text || canonical.query !== '') {
-        fields.report(at(rulePath, key), 'must be a canonical path starting with "/"');
-        return null;
-      }
-      return text;
-    };
-    const exact = rulePathOf('path');
-    const prefix = rulePathOf('pathPrefix');
+    const match = parseRequestMatch(fields, paths, rule, rulePath);
     if (rule.policy === undefined) fields.report(at(rulePath, 'policy'), 'is required');
     const policy =
       rule.policy === undefined
         ? undefined
         : parsePolicy(fields, rule.policy, at(rulePath, 'policy'));
-    if (policy) rules.push({ methods, path: exact, pathPrefix: prefix, policy });
+    if (policy) rules.push({ ...match, policy });
   });
   return { default: fallback, rules };
 }
@@ -507,9 +446,7 @@ function parseRateLimits(
       'onStoreDown',
     ]);
     if (!entry) return;
-    if (entry.path !== undefined && entry.pathPrefix !== undefined) {
-      fields.report(limitPath, 'use either path or pathPrefix, not both');
-    }
+    const match = parseRequestMatch(fields, paths, entry, limitPath);
     for (const key of ['limit', 'windowSeconds'] as const) {
       if (entry[key] === undefined) fields.report(at(limitPath, key), 'is required');
     }
@@ -524,12 +461,7 @@ function parseRateLimits(
       fields.report(at(limitPath, 'onStoreDown'), 'must be allow or deny');
     }
     limits.push({
-      methods:
-        entry.methods === undefined
-          ? null
-          : (fields.strings(entry.methods, at(limitPath, 'methods'), checkMethod) ?? null),
-      path: parseRulePath(fields, paths, entry.path, at(limitPath, 'path')),
-      pathPrefix: parseRulePath(fields, paths, entry.pathPrefix, at(limitPath, 'pathPrefix')),
+      ...match,
       limit: fields.integer(entry.limit, at(limitPath, 'limit'), 1, 1_000_000_000, 1),
       windowSeconds: fields.integer(
         entry.windowSeconds,
@@ -543,6 +475,29 @@ function parseRateLimits(
     });
   });
   return limits;
+}
+
+/** Which requests an auth rule or a rate limit applies to. */
+type RequestMatch = Pick<AuthRuleConfig, 'methods' | 'path' | 'pathPrefix'>;
+
+/** The `methods` and `path` or `pathPrefix` of an auth rule or a rate limit. */
+function parseRequestMatch(
+  fields: ConfigFields,
+  paths: PathCanonicalizer,
+  entry: Record<string, unknown>,
+  path: string,
+): RequestMatch {
+  if (entry.path !== undefined && entry.pathPrefix !== undefined) {
+    fields.report(path, 'use either path or pathPrefix, not both');
+  }
+  return {
+    methods:
+      entry.methods === undefined
+        ? null
+        : (fields.strings(entry.methods, at(path, 'methods'), checkMethod) ?? null),
+    path: parseRulePath(fields, paths, entry.path, at(path, 'path')),
+    pathPrefix: parseRulePath(fields, paths, entry.pathPrefix, at(path, 'pathPrefix')),
+  };
 }
 
 /** A rule's `path` or `pathPrefix`: canonical, after the base path; `null` when absent or invalid. */

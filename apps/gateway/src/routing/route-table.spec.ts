@@ -71,14 +71,20 @@ describe('RouteTable', () => {
     });
   });
 
-  it('should flag every case variant of /internal and nothing else', () => {
-    const internal = (p: string) => table.resolve(path(p), 'GET')?.internal;
-    expect(internal('/api/users/internal')).toBe(true);
-    expect(internal('/api/users/internal/credentials')).toBe(true);
-    expect(internal('/api/users/InTeRnAl/x')).toBe(true);
-    expect(internal('/api/users/internals')).toBe(false);
-    expect(internal('/api/users/x/internal')).toBe(false);
-    expect(internal('/api/users')).toBe(false);
+  it('should fence every case variant of /internal and /docs-json and nothing else', () => {
+    const fenced = (p: string) => table.resolve(path(p), 'GET')?.fenced;
+    expect(fenced('/api/users/internal')).toBe(true);
+    expect(fenced('/api/users/internal/credentials')).toBe(true);
+    expect(fenced('/api/users/InTeRnAl/x')).toBe(true);
+    expect(fenced('/api/users/docs-json')).toBe(true);
+    expect(fenced('/api/users/Docs-JSON')).toBe(true);
+    expect(fenced('/api/users/docs-json/')).toBe(true);
+    expect(fenced('/api/users/internals')).toBe(false);
+    expect(fenced('/api/users/docs-jsonx')).toBe(false);
+    expect(fenced('/api/users/docs')).toBe(false);
+    expect(fenced('/api/users/x/internal')).toBe(false);
+    expect(fenced('/api/users/x/docs-json')).toBe(false);
+    expect(fenced('/api/users')).toBe(false);
   });
 });
 

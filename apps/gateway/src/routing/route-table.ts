@@ -1,6 +1,8 @@
+import { OPENAPI_JSON_PATH } from '@app/common';
 import { Inject, Injectable } from '@nestjs/common';
 import {
   AuthPolicy,
+  AuthRuleConfig,
   CacheConfig,
   GatewayConfig,
   RateLimitConfig,
@@ -17,31 +19,35 @@ export interface RouteMatch {
   readonly path: string;
   /** The auth policy for this method and stripped path (first matching rule, else the default). */
   readonly policy: AuthPolicy;
-  /** Under the service's `/internal`: never forwarded. */
-  readonly internal: boolean;
+  /** Under the service's `/internal` or its raw OpenAPI document (`/docs-json`): never forwarded. */
+  readonly fenced: boolean;
   /** The service's cache settings when this is a GET of a cached service, else `null`. */
   readonly cache: CacheConfig | null;
   /** The rate limits that count this request, or `null` when none does. */
   readonly rateLimits: readonly RateLimitConfig[] | null;
 }
 
-interface CompiledRule {
+/** The request match of an auth rule or a rate limit, its paths in lower case. */
+interface CompiledMatch {
   readonly methods: ReadonlySet<string> | null;
   readonly path: string | null;
   readonly pathPrefix: string | null;
+}
+
+interface CompiledRule extends CompiledMatch {
   readonly policy: AuthPolicy;
 }
 
-interface CompiledLimit {
-  readonly methods: ReadonlySet<string> | null;
-  readonly path: string | null;
-  readonly pathPrefix: string | null;
+interface CompiledLimit extends CompiledMatch {
   readonly limit: RateLimitConfig;
 }
 
+/** Stripped paths (lower case) that stay behind the gateway, with everything under them. */
+const FENCED = ['/internal', OPENAPI_JSON_PATH];
+
 /**
  * Maps canonical paths to services: case-sensitive, on segment boundaries, longest base path first.
- * Rule paths and the `/internal` fence compare case-insensitively, because the Express services
+ * Rule paths and the fenced paths compare case-insensitively, because the Express services
  * behind the gateway route case-insensitively and must not be reachable through a case variant.
  */
 @Injectable()
@@ -54,22 +60,12 @@ export class RouteTable {
   constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
     this.byLength = [...config.services].sort((a, b) => b.basePath.length - a.basePath.length);
     this.rules = config.services.map((s) =>
-      s.auth.rules.map((r) => ({
-        methods: r.methods ? new Set(r.methods) : null,
-        path: r.path?.toLowerCase() ?? null,
-        pathPrefix: r.pathPrefix?.toLowerCase() ?? null,
-        policy: r.policy,
-      })),
+      s.auth.rules.map((r) => ({ ...compileMatch(r), policy: r.policy })),
     );
     this.limits = config.services.map((s) =>
       s.rateLimits.length === 0
         ? null
-        : s.rateLimits.map((limit) => ({
-            methods: limit.methods ? new Set(limit.methods) : null,
-            path: limit.path?.toLowerCase() ?? null,
-            pathPrefix: limit.pathPrefix?.toLowerCase() ?? null,
-            limit,
-          })),
+        : s.rateLimits.map((limit) => ({ ...compileMatch(limit), limit })),
     );
   }
 
@@ -92,7 +88,7 @@ export class RouteTable {
       service,
       path,
       policy: this.policyFor(service, method, path),
-      internal: isInternal(path),
+      fenced: isFenced(path),
       cache: method === 'GET' ? service.cache : null,
       rateLimits:
         this.limits[service.index] === null ? null : this.limitsFor(service, method, path),
@@ -104,15 +100,9 @@ export class RouteTable {
     const limits = this.limits[service.index];
     if (limits === null) return null;
     let matched: RateLimitConfig[] | null = null;
-    let lower: string | undefined;
+    const lower = path.toLowerCase();
     for (const rule of limits) {
-      if (rule.methods && !rule.methods.has(method)) continue;
-      if (rule.path !== null || rule.pathPrefix !== null) {
-        lower ??= path.toLowerCase();
-        if (rule.path !== null && lower !== rule.path) continue;
-        if (rule.pathPrefix !== null && !isSegmentPrefix(rule.pathPrefix, lower)) continue;
-      }
-      (matched ??= []).push(rule.limit);
+      if (matches(rule, method, lower)) (matched ??= []).push(rule.limit);
     }
     return matched;
   }
@@ -121,26 +111,39 @@ export class RouteTable {
   policyFor(service: ServiceConfig, method: string, path: string): AuthPolicy {
     const rules = this.rules[service.index];
     if (rules.length === 0) return service.auth.default;
-    let lower: string | undefined;
+    const lower = path.toLowerCase();
     for (const rule of rules) {
-      if (rule.methods && !rule.methods.has(method)) continue;
-      if (rule.path !== null || rule.pathPrefix !== null) {
-        lower ??= path.toLowerCase();
-        if (rule.path !== null && lower !== rule.path) continue;
-        if (rule.pathPrefix !== null && !isSegmentPrefix(rule.pathPrefix, lower)) continue;
-      }
-      return rule.policy;
+      if (matches(rule, method, lower)) return rule.policy;
     }
     return service.auth.default;
   }
 }
 
-function isInternal(path: string): boolean {
-  if (path.length < 9) return false;
-  const c = path.charCodeAt(1);
-  if (c !== 0x69 && c !== 0x49) return false;
-  return (
-    (path.length === 9 || path.charCodeAt(9) === 0x2f) &&
-    path.slice(1, 9).toLowerCase() === 'internal'
-  );
+function compileMatch(
+  match: Pick<AuthRuleConfig, 'methods' | 'path' | 'pathPrefix'>,
+): CompiledMatch {
+  return {
+    methods: match.methods ? new Set(match.methods) : null,
+    path: match.path?.toLowerCase() ?? null,
+    pathPrefix: match.pathPrefix?.toLowerCase() ?? null,
+  };
+}
+
+/** Whether `rule` matches `method` and the stripped path, given here in lower case. */
+function matches(rule: CompiledMatch, method: string, lower: string): boolean {
+  if (rule.methods && !rule.methods.has(method)) return false;
+  if (rule.path !== null && lower !== rule.path) return false;
+  return rule.pathPrefix === null || isSegmentPrefix(rule.pathPrefix, lower);
+}
+
+/** Whether the stripped path is, or is under, a fenced path, in any letter case. */
+function isFenced(path: string): boolean {
+  for (const fence of FENCED) {
+    const end = fence.length;
+    if (path.length < end || (path.length > end && path.charCodeAt(end) !== 0x2f)) continue;
+    // The second character first: most paths are told apart without a lower-case copy.
+    if ((path.charCodeAt(1) | 0x20) !== fence.charCodeAt(1)) continue;
+    if (path.slice(0, end).toLowerCase() === fence) return true;
+  }
+  return false;
 }

@@ -5,14 +5,13 @@ import {
   ProductView,
   UpdateProductDto,
 } from '@app/contracts';
-import { ApiErrors, ApiPageResponse, IdParamPipe } from '@app/common';
+import { ApiErrors, ApiIdParam, ApiPageResponse, IdParamPipe } from '@app/common';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiCreatedResponse,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
 import { ProductsService } from './products.service';
@@ -33,7 +32,7 @@ export class ProductsController {
 
   @Get(':id')
   @ApiOperation({ summary: 'Get one product' })
-  @ApiParam({ name: 'id', schema: { type: 'integer', minimum: 1 } })
+  @ApiIdParam()
   @ApiOkResponse({ type: ProductView })
   @ApiErrors(400, 404)
   get(@Param('id', IdParamPipe) id: number): Promise<ProductView> {
@@ -50,7 +49,7 @@ export class ProductsController {
 
   @Patch(':id')
   @ApiOperation({ summary: 'Change the name or price of a product' })
-  @ApiParam({ name: 'id', schema: { type: 'integer', minimum: 1 } })
+  @ApiIdParam()
   @ApiOkResponse({ type: ProductView })
   @ApiErrors(400, 404)
   update(
@@ -63,7 +62,7 @@ export class ProductsController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Remove a product' })
-  @ApiParam({ name: 'id', schema: { type: 'integer', minimum: 1 } })
+  @ApiIdParam()
   @ApiNoContentResponse({ description: 'Removed' })
   @ApiErrors(400, 404)
   remove(@Param('id', IdParamPipe) id: number): Promise<void> {

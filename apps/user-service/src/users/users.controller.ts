@@ -1,4 +1,4 @@
-import { ApiErrors, ApiPageResponse, IdParamPipe } from '@app/common';
+import { ApiErrors, ApiIdParam, ApiPageResponse, IdParamPipe } from '@app/common';
 import { Identity, Page, PaginationQueryDto, UserView } from '@app/contracts';
 import {
   Body,
@@ -17,15 +17,12 @@ import {
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
 import { AdminOnly, CurrentIdentity, Public, SelfOrAdmin } from './access.decorators';
 import { IdentityGuard } from './identity.guard';
 import { CreateUserBody, UpdateUserBody } from './user-input.dto';
 import { UsersService } from './users.service';
-
-const ID_PARAM = { name: 'id', schema: { type: 'integer', minimum: 1 } } as const;
 
 /** Mounted at the service root: the gateway strips `/api/users` before forwarding. */
 @ApiTags('users')
@@ -44,7 +41,7 @@ export class UsersController {
   }
 
   @Get(':id')
-  @ApiParam(ID_PARAM)
+  @ApiIdParam()
   @SelfOrAdmin()
   @ApiOperation({ summary: 'Get one user', description: 'The user themself or an admin.' })
   @ApiOkResponse({ type: UserView })
@@ -67,7 +64,7 @@ export class UsersController {
   }
 
   @Patch(':id')
-  @ApiParam(ID_PARAM)
+  @ApiIdParam()
   @SelfOrAdmin()
   @ApiOperation({
     summary: 'Change name, email or password',
@@ -84,7 +81,7 @@ export class UsersController {
   }
 
   @Delete(':id')
-  @ApiParam(ID_PARAM)
+  @ApiIdParam()
   @SelfOrAdmin()
   @HttpCode(204)
   @ApiOperation({ summary: 'Remove a user', description: 'The user themself or an admin.' })
