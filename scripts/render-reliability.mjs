@@ -145,6 +145,20 @@ const lines = [
   '  every 30 s. Every app now sets `headersTimeout` from `HTTP_HEADERS_TIMEOUT_MS` (default 10 s)',
   '  and checks every second, so a slow client is cut within a second of the bound.',
   '',
+  '## What these figures do not show',
+  '',
+  '- A chunked upload without `Idempotency-Key` is streamed to the replica as it arrives, so when it',
+  '  outgrows the body limit the replica has already seen its start: the client gets 413, the',
+  '  replica a cut request it never answers. Bodies with a declared length over the limit and keyed',
+  '  (replayable, buffered) bodies are refused before any replica is called, as the tables show.',
+  '- The slowloris case compares p99 during the attack with p99 just before it on the same shared',
+  '  machine; the bound is 2x the baseline, with a 1 ms floor.',
+  '- The soak allows the heap to end up to 24 MB above its baseline: it catches a leak that grows',
+  '  with requests, not a small fixed one. The before and after figures are printed either way.',
+  '- The exactly-once case shortens passive-health ejection (5 failures, 200 ms to 1 s cooldown):',
+  '  with one checkout replica and one request in five faulted, the defaults would keep clients on',
+  '  503 longer than they retry. Orders are counted in the checkout database itself.',
+  '',
 ];
 
 for (const suite of suites) {
