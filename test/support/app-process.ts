@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { portInUse } from './ports';
 
 export const ROOT = resolve(__dirname, '..', '..');
 
@@ -41,6 +42,10 @@ export class AppProcess {
   }
 
   async start(timeoutMs = 30_000): Promise<void> {
+    // Another process answering on this port would pass the readiness check in this one's place.
+    if (await portInUse(this.port)) {
+      throw new Error(`${this.app}: port ${this.port} is already in use by another process`);
+    }
     const child = spawn(process.execPath, [builtEntry(this.app)], {
       cwd: ROOT,
       env: { ...process.env, LOG_LEVEL: 'warn', ...this.env, PORT: String(this.port) },

@@ -48,14 +48,15 @@ export class System {
       PRODUCT_SERVICE_URLS: this.products.map((p) => p.url).join(','),
       USER_SERVICE_URLS: this.users.map((u) => u.url).join(','),
     });
+    await Promise.all([...this.products, ...this.users, this.checkout].map((p) => p.start()));
     const configPath = join(this.dataDir, 'gateway.yaml');
+    writeFileSync(configPath, await this.gatewayConfig());
+    // Its port is taken only now: whatever gatewayConfig() started listens on a port the OS chose.
     this.gateway = new AppProcess('gateway', await freePort(), {
       ...env,
       GATEWAY_CONFIG: configPath,
       ...this.options.gatewayEnv,
     });
-    await Promise.all([...this.products, ...this.users, this.checkout].map((p) => p.start()));
-    writeFileSync(configPath, await this.gatewayConfig());
     await this.gateway.start();
   }
 
