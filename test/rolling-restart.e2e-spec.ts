@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { Agent, IncomingHttpHeaders, request } from 'node:http';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppProcess } from './support/app-process';
 import { HoldingProxy } from './support/holding-proxy';
-import { freePort } from './support/ports';
+import { freePort, portInUse } from './support/ports';
 import { System } from './support/system';
 
 interface Reply {
@@ -47,18 +46,6 @@ function send(
     );
     req.on('error', reject);
     req.end(payload);
-  });
-}
-
-/** Whether something accepts connections on the port right now. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
   });
 }
 
@@ -318,7 +305,7 @@ services:
       expect(during.body).toEqual({ id: 2, name: 'USB-C cable', price: '0.10' });
       expect(during.headers.connection).toBe('close');
 
-      await until('gateway listener closed', async () => !(await listening(gateway.port)));
+      await until('gateway listener closed', async () => !(await portInUse(gateway.port)));
       expect(settled).toBe(false);
       proxy.release();
       const answer = await inFlight;
@@ -363,7 +350,7 @@ services:
         const res = await send(`${checkout.url}/health/ready`);
         return res.status === 503;
       });
-      await until('checkout listener closed', async () => !(await listening(checkout.port)));
+      await until('checkout listener closed', async () => !(await portInUse(checkout.port)));
       expect(settled).toBe(false);
       proxy.release();
       const placed = await order;

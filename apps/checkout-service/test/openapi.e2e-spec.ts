@@ -1,34 +1,15 @@
-import { setupOpenApi } from '@app/common';
-import { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import request from 'supertest';
 import { CHECKOUT_SERVICE_API, CheckoutServiceModule } from '../src/checkout-service.module';
+import { ServiceOpenApi } from '../../../test/support/service-openapi';
 
 describe('checkout-service OpenAPI (e2e)', () => {
-  let app: INestApplication;
-  let dir: string;
+  const service = new ServiceOpenApi(CheckoutServiceModule, CHECKOUT_SERVICE_API);
   let doc: any;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'orders-openapi-'));
-    process.env.DATABASE_PATH = join(dir, 'orders.db');
-    const moduleRef = await Test.createTestingModule({
-      imports: [CheckoutServiceModule],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    setupOpenApi(app, CHECKOUT_SERVICE_API);
-    await app.init();
-    doc = (await request(app.getHttpServer()).get('/docs-json').expect(200)).body;
+    doc = await service.document();
   });
 
-  afterAll(async () => {
-    await app.close();
-    delete process.env.DATABASE_PATH;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => service.close());
 
   it('should list the checkout and order routes', () => {
     expect(doc.info.title).toBe('checkout-service');

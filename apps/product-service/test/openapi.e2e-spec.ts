@@ -1,34 +1,15 @@
-import { setupOpenApi } from '@app/common';
-import { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import request from 'supertest';
 import { PRODUCT_SERVICE_API, ProductServiceModule } from '../src/product-service.module';
+import { ServiceOpenApi } from '../../../test/support/service-openapi';
 
 describe('product-service OpenAPI (e2e)', () => {
-  let app: INestApplication;
-  let dir: string;
+  const service = new ServiceOpenApi(ProductServiceModule, PRODUCT_SERVICE_API);
   let doc: any;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'products-openapi-'));
-    process.env.DATABASE_PATH = join(dir, 'products.db');
-    const moduleRef = await Test.createTestingModule({ imports: [ProductServiceModule] }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    setupOpenApi(app, PRODUCT_SERVICE_API);
-    await app.init();
-    const res = await request(app.getHttpServer()).get('/docs-json').expect(200);
-    expect(res.headers['content-type']).toMatch(/^application\/json/);
-    doc = res.body;
+    doc = await service.document();
   });
 
-  afterAll(async () => {
-    await app.close();
-    delete process.env.DATABASE_PATH;
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => service.close());
 
   it('should describe the service as an OpenAPI 3 document', () => {
     expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
