@@ -37,21 +37,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
   }
 
   private toBody(exception: unknown, requestId: string): ErrorBody {
-    if (exception instanceof HttpException) {
-      const statusCode = exception.getStatus();
-      const response = exception.getResponse();
-      let message: string = exception.message;
-      let error: string = STATUS_CODES[statusCode] ?? 'Error';
-      if (typeof response === 'object' && response !== null) {
-        const r = response as { message?: unknown; error?: unknown };
-        if (Array.isArray(r.message)) message = r.message.map(String).join('; ');
-        else if (typeof r.message === 'string') message = r.message;
-        if (typeof r.error === 'string') error = r.error;
-      } else if (typeof response === 'string') {
-        message = response;
-      }
-      return { statusCode, error, message, requestId };
-    }
+    if (exception instanceof HttpException) return httpErrorBody(exception, requestId);
     if (isBodyParserError(exception)) {
       return {
         statusCode: exception.status,
@@ -73,4 +59,21 @@ function isBodyParserError(e: unknown): e is { status: number; type: string; mes
     typeof (e as { status?: unknown }).status === 'number' &&
     typeof (e as { type?: unknown }).type === 'string'
   );
+}
+
+/** The body every app answers for an `HttpException`: validation messages joined into one line. */
+export function httpErrorBody(exception: HttpException, requestId: string): ErrorBody {
+  const statusCode = exception.getStatus();
+  const response = exception.getResponse();
+  let message: string = exception.message;
+  let error: string = STATUS_CODES[statusCode] ?? 'Error';
+  if (typeof response === 'object' && response !== null) {
+    const r = response as { message?: unknown; error?: unknown };
+    if (Array.isArray(r.message)) message = r.message.map(String).join('; ');
+    else if (typeof r.message === 'string') message = r.message;
+    if (typeof r.error === 'string') error = r.error;
+  } else if (typeof response === 'string') {
+    message = response;
+  }
+  return { statusCode, error, message, requestId };
 }

@@ -1,3 +1,4 @@
+import { httpErrorBody } from '@app/common';
 import {
   ConflictException,
   HttpException,
@@ -11,7 +12,6 @@ import {
 } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { EntityManager, LessThanOrEqual, QueryFailedError, Repository } from 'typeorm';
 import { IdempotencyKey, IdempotencyKeyStatus } from './idempotency-key.entity';
 import { WriteLock } from './write-lock';
@@ -109,21 +109,10 @@ function isFinal(err: unknown): err is HttpException {
   return err instanceof HttpException && err.getStatus() >= 400 && err.getStatus() < 500;
 }
 
-/** The body the error filter would send for `err`, so first answer and replay are the same bytes. */
+/** The body the error filter sends for `err`, so first answer and replay are the same bytes. */
 function errorResponse(err: HttpException, requestId: string): StoredResponse {
-  const statusCode = err.getStatus();
-  const response = err.getResponse();
-  let message = err.message;
-  let error = STATUS_CODES[statusCode] ?? 'Error';
-  if (typeof response === 'object' && response !== null) {
-    const r = response as { message?: unknown; error?: unknown };
-    if (Array.isArray(r.message)) message = r.message.map(String).join('; ');
-    else if (typeof r.message === 'string') message = r.message;
-    if (typeof r.error === 'string') error = r.error;
-  } else if (typeof response === 'string') {
-    message = response;
-  }
-  return { status: statusCode, body: { statusCode, error, message, requestId } };
+  const body = httpErrorBody(err, requestId);
+  return { status: body.statusCode, body };
 }
 
 function isUniqueViolation(err: unknown): boolean {
