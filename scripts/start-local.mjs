@@ -1,14 +1,21 @@
 #!/usr/bin/env node
-// Starts the whole system from the build in dist/: every service replica and the gateway,
-// on SQLite files under ./data, and stops them all on Ctrl-C or SIGTERM.
+// Runs the whole system on this machine: every service replica and the gateway, on SQLite files
+// under ./data. Like an orchestrator it restarts a replica that dies, after a short growing delay,
+// while the others keep serving; Ctrl-C or SIGTERM stops everything.
+//   node scripts/start-local.mjs          from the build in dist/ (npm start)
+//   node scripts/start-local.mjs --watch  rebuilds each app on change and restarts its replicas (npm run dev)
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { localEnv } from './lib/dev-env.mjs';
+import { eachLine, prettyLine } from './lib/log-format.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const dataDir = resolve(process.env.DATA_DIR ?? join(root, 'data'));
 const logDir = join(dataDir, 'logs');
+const watch = process.argv.includes('--watch');
 const entry = (app) => join(root, 'dist', 'apps', app, 'apps', app, 'src', 'main.js');
+const nestCli = join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js');
 
 const processes = [
   { name: 'product-service', app: 'product-service', port: 3001, db: 'products.db' },
@@ -18,61 +25,105 @@ const processes = [
   { name: 'checkout-service', app: 'checkout-service', port: 3005, db: 'orders.db' },
   { name: 'gateway', app: 'gateway', port: 8080 },
 ];
+const apps = [...new Set(processes.map((p) => p.app))];
 
-const READY_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = 90_000;
 const STOP_TIMEOUT_MS = 15_000;
+const FIRST_RESTART_DELAY_MS = 1_000;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A replica that stayed up this long starts again from the shortest restart delay. */
+const STABLE_AFTER_MS = 30_000;
 
-for (const p of processes) {
-  if (!existsSync(entry(p.app))) {
-    console.error(`missing build of ${p.app}: run "npm run build" first`);
-    process.exit(1);
+const terminal = process.stdout.isTTY === true;
+/** In watch mode every line reaches the terminal; otherwise only stderr, the full logs go to files. */
+const showStdout = watch;
+
+if (!watch) {
+  for (const app of apps) {
+    if (!existsSync(entry(app))) {
+      console.error(`missing build of ${app}: run "npm run build" first`);
+      process.exit(1);
+    }
   }
 }
 mkdirSync(logDir, { recursive: true });
 
-const children = [];
+const supervised = [];
+const builders = [];
 let stopping = false;
 
-function start(p) {
-  const log = createWriteStream(join(logDir, `${p.name}-${p.port}.log`), { flags: 'a' });
-  const env = {
-    ...process.env,
-    PORT: String(p.port),
-    HOST: process.env.HOST ?? '127.0.0.1',
-    ...(p.db ? { DATABASE_PATH: process.env.DATABASE_URL ? undefined : join(dataDir, p.db) } : {}),
-    ...(p.app === 'gateway'
-      ? { GATEWAY_CONFIG: process.env.GATEWAY_CONFIG ?? join(root, 'config', 'gateway.local.yaml') }
-      : {}),
-  };
-  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
-  const child = spawn(process.execPath, [entry(p.app)], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.pipe(log);
-  child.stderr.on('data', (chunk) => {
-    log.write(chunk);
-    process.stderr.write(prefix(p, chunk));
-  });
-  child.on('exit', (code, signal) => {
-    if (stopping) return;
-    console.error(
-      `${label(p)} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything`,
-    );
-    void stopAll(1);
-  });
-  children.push({ ...p, child });
+const label = (p) => `${p.name}:${p.port}`;
+
+function show(labelText, line) {
+  process.stderr.write(`${prettyLine(labelText, line, { colour: terminal })}\n`);
 }
 
-const label = (p) => `${p.name}:${p.port}`;
-const prefix = (p, chunk) =>
-  chunk
-    .toString()
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => `[${label(p)}] ${line}\n`)
-    .join('');
+function launch(p) {
+  const args = watch ? ['--watch', entry(p.app)] : [entry(p.app)];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: localEnv({ root, dataDir, ...p }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  eachLine(child.stdout, (line) => {
+    p.log.write(`${line}\n`);
+    if (showStdout) show(label(p), line);
+  });
+  eachLine(child.stderr, (line) => {
+    p.log.write(`${line}\n`);
+    show(label(p), line);
+  });
+  p.child = child;
+  p.startedAt = Date.now();
+  child.on('exit', (code, signal) => {
+    if (stopping) return;
+    const upMs = Date.now() - p.startedAt;
+    if (upMs >= STABLE_AFTER_MS) p.delayMs = FIRST_RESTART_DELAY_MS;
+    p.restarts += 1;
+    const reason = signal ?? `code ${code}`;
+    console.error(
+      `${label(p)} exited (${reason}) after ${(upMs / 1000).toFixed(1)}s; restarting in ${p.delayMs / 1000}s (restart ${p.restarts})`,
+    );
+    p.timer = setTimeout(() => launch(p), p.delayMs);
+    p.delayMs = Math.min(p.delayMs * 2, MAX_RESTART_DELAY_MS);
+  });
+}
+
+function supervise(p) {
+  p.log = createWriteStream(join(logDir, `${p.name}-${p.port}.log`), { flags: 'a' });
+  p.delayMs = FIRST_RESTART_DELAY_MS;
+  p.restarts = 0;
+  supervised.push(p);
+  launch(p);
+}
+
+/** One TypeScript watcher per app; its replicas restart through `node --watch` when it writes. */
+function startBuilder(app) {
+  const child = spawn(
+    process.execPath,
+    [nestCli, 'build', app, '--watch', '--preserveWatchOutput'],
+    {
+      cwd: root,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const compiled = new Promise((resolveCompiled, rejectCompiled) => {
+    const onLine = (line) => {
+      if (/Found 0 errors/.test(line)) resolveCompiled();
+      if (/error TS\d+/.test(line) || /Found [1-9]\d* error/.test(line)) {
+        console.error(`[build ${app}] ${line}`);
+      }
+    };
+    eachLine(child.stdout, onLine);
+    eachLine(child.stderr, onLine);
+    child.on('exit', (code) => {
+      if (!stopping) rejectCompiled(new Error(`build watcher of ${app} exited (code ${code})`));
+    });
+  });
+  builders.push(child);
+  return compiled;
+}
 
 async function waitReady(p) {
   const deadline = Date.now() + READY_TIMEOUT_MS;
@@ -88,20 +139,20 @@ async function waitReady(p) {
   throw new Error(`${label(p)} not ready after ${READY_TIMEOUT_MS / 1000}s (see ${logDir})`);
 }
 
+function stopChild(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolveExit) => {
+    child.once('exit', resolveExit);
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS).unref();
+  });
+}
+
 async function stopAll(code) {
   if (stopping) return;
   stopping = true;
-  const exits = children
-    .filter(({ child }) => child.exitCode === null && child.signalCode === null)
-    .map(
-      ({ child }) =>
-        new Promise((resolveExit) => {
-          child.once('exit', resolveExit);
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS).unref();
-        }),
-    );
-  await Promise.all(exits);
+  for (const p of supervised) clearTimeout(p.timer);
+  await Promise.all([...supervised.map((p) => stopChild(p.child)), ...builders.map(stopChild)]);
   console.log('all processes stopped');
   process.exit(code);
 }
@@ -112,9 +163,13 @@ process.on('SIGTERM', () => void stopAll(0));
 const services = processes.filter((p) => p.app !== 'gateway');
 const gateway = processes.filter((p) => p.app === 'gateway');
 try {
-  services.forEach(start);
+  if (watch) {
+    console.log('compiling %s in watch mode ...', apps.join(', '));
+    await Promise.all(apps.map(startBuilder));
+  }
+  services.forEach(supervise);
   await Promise.all(services.map(waitReady));
-  gateway.forEach(start);
+  gateway.forEach(supervise);
   await Promise.all(gateway.map(waitReady));
 } catch (err) {
   console.error(err.message);
@@ -123,4 +178,6 @@ try {
 
 console.log('\nsystem is up (logs in %s):', logDir);
 for (const p of processes) console.log(`  ${p.name.padEnd(17)} http://127.0.0.1:${p.port}`);
-console.log('\nclients use the gateway: http://127.0.0.1:8080/api/... ; Ctrl-C stops everything\n');
+console.log(
+  '\nclients use the gateway: http://127.0.0.1:8080/api/... ; a replica that dies is restarted; Ctrl-C stops everything\n',
+);
