@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { localEnv } from './lib/dev-env.mjs';
-import { eachLine, prettyLine } from './lib/log-format.mjs';
+import { LOCAL_PROCESSES, localEnv } from './lib/dev-env.mjs';
+import { eachLine, isRoutineProbe, prettyLine } from './lib/log-format.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const dataDir = resolve(process.env.DATA_DIR ?? join(root, 'data'));
@@ -17,14 +17,7 @@ const watch = process.argv.includes('--watch');
 const entry = (app) => join(root, 'dist', 'apps', app, 'apps', app, 'src', 'main.js');
 const nestCli = join(root, 'node_modules', '@nestjs', 'cli', 'bin', 'nest.js');
 
-const processes = [
-  { name: 'product-service', app: 'product-service', port: 3001, db: 'products.db' },
-  { name: 'product-service', app: 'product-service', port: 3003, db: 'products.db' },
-  { name: 'user-service', app: 'user-service', port: 3002, db: 'users.db' },
-  { name: 'user-service', app: 'user-service', port: 3004, db: 'users.db' },
-  { name: 'checkout-service', app: 'checkout-service', port: 3005, db: 'orders.db' },
-  { name: 'gateway', app: 'gateway', port: 8080 },
-];
+const processes = LOCAL_PROCESSES;
 const apps = [...new Set(processes.map((p) => p.app))];
 
 const READY_TIMEOUT_MS = 90_000;
@@ -67,7 +60,7 @@ function launch(p) {
   });
   eachLine(child.stdout, (line) => {
     p.log.write(`${line}\n`);
-    if (showStdout) show(label(p), line);
+    if (showStdout && !isRoutineProbe(line)) show(label(p), line);
   });
   eachLine(child.stderr, (line) => {
     p.log.write(`${line}\n`);

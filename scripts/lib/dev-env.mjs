@@ -16,6 +16,16 @@ export function localJwtSecretFile(dataDir) {
   return file;
 }
 
+/** Every process of the local system: two replicas of products and users, one checkout, the gateway. */
+export const LOCAL_PROCESSES = [
+  { name: 'product-service', app: 'product-service', port: 3001, db: 'products.db' },
+  { name: 'product-service', app: 'product-service', port: 3003, db: 'products.db' },
+  { name: 'user-service', app: 'user-service', port: 3002, db: 'users.db' },
+  { name: 'user-service', app: 'user-service', port: 3004, db: 'users.db' },
+  { name: 'checkout-service', app: 'checkout-service', port: 3005, db: 'orders.db' },
+  { name: 'gateway', app: 'gateway', port: 8080 },
+];
+
 /** Environment of one local app process. */
 export function localEnv({ root, dataDir, app, port, db }) {
   const env = {

@@ -2,6 +2,11 @@
 const LEVEL_COLOURS = { trace: 90, debug: 90, info: 32, warn: 33, error: 31, fatal: 35 };
 const SHOWN_ELSEWHERE = new Set(['time', 'level', 'msg', 'service', 'pid', 'hostname', 'context']);
 
+/** Health probes every few seconds would drown a terminal; the log files keep them. */
+export function isRoutineProbe(line) {
+  return line.includes('"path":"/health/') && /"status":2\d\d/.test(line);
+}
+
 /** A formatter for one process's output; `colour` adds ANSI colours. */
 export function prettyLine(label, line, { colour }) {
   let record;
