@@ -158,7 +158,7 @@ describe('admin bootstrap (e2e)', () => {
         [{ ADMIN_PASSWORD: password }, 'ADMIN_EMAIL: set it with the administrator password'],
         [
           { ADMIN_EMAIL: email, ADMIN_PASSWORD: 'seven-7' },
-          'ADMIN_PASSWORD: ADMIN_PASSWORD must be longer than or equal to 8 characters',
+          'ADMIN_PASSWORD: must be longer than or equal to 8 characters',
         ],
       ] as const;
       const replicas: UserServiceProcess[] = [];

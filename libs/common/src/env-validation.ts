@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { ValidationError, validateSync } from 'class-validator';
 import { resolveFileSecrets } from './file-secrets';
 
 export interface ValidateEnvOptions {
@@ -7,10 +7,36 @@ export interface ValidateEnvOptions {
   fileSecrets?: readonly string[];
 }
 
+/** Every configuration error's message starts so; the app reports it once and exits 1. */
+export const CONFIGURATION_ERROR_PREFIX = 'Invalid configuration:';
+
+/** A bad setting found at start; its message names the variable and what it must be. */
+export class ConfigurationError extends Error {
+  constructor(problem: string) {
+    super(`${CONFIGURATION_ERROR_PREFIX} ${problem}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** Whether `err` reports a bad setting (the gateway's config loaders throw plain errors with the prefix). */
+export function isConfigurationError(err: unknown): err is Error {
+  return (
+    err instanceof ConfigurationError ||
+    (err instanceof Error && err.message.startsWith(CONFIGURATION_ERROR_PREFIX))
+  );
+}
+
+/** Values of these are never echoed in an error. */
+const SECRET_NAME = /SECRET|PASSWORD|PRIVATE_KEY|API_KEY|(^|_)TOKEN$/;
+
+/** A failed type check makes the range checks of the same value meaningless. */
+const TYPE_CONSTRAINTS = ['isInt', 'isNumber', 'isBoolean', 'isString', 'isIn', 'isEnum', 'isUrl'];
+
 /**
  * Validates environment variables against a class-validator schema whose property names are the
- * variable names. A bad or missing variable throws an error that names it, which stops the app at start.
- * Call it inside a config factory (`registerAs`), never at import time.
+ * variable names. A bad or missing variable throws a `ConfigurationError` that names it and its
+ * value once, which stops the app at start. Call it inside a config factory (`registerAs`), never
+ * at import time.
  */
 export function validateEnv<T extends object>(
   schema: new () => T,
@@ -27,10 +53,25 @@ export function validateEnv<T extends object>(
   const instance = plainToInstance(schema, present, { enableImplicitConversion: true });
   const errors = validateSync(instance);
   if (errors.length > 0) {
-    const problems = errors.flatMap((e) =>
-      Object.values(e.constraints ?? {}).map((m) => `${e.property}: ${m}`),
-    );
-    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
+    throw new ConfigurationError(errors.map((e) => describe(e, present[e.property])).join('; '));
   }
   return instance;
+}
+
+/** `PORT="abc": must be an integer number`: one constraint per variable, the most basic first. */
+function describe(error: ValidationError, raw: string | undefined): string {
+  const constraints = error.constraints ?? {};
+  const key =
+    TYPE_CONSTRAINTS.find((name) => name in constraints) ?? Object.keys(constraints).at(-1);
+  const message = key ? constraints[key] : 'is invalid';
+  const requirement = message.startsWith(`${error.property} `)
+    ? message.slice(error.property.length + 1)
+    : message;
+  const shown =
+    raw === undefined
+      ? ' (not set)'
+      : SECRET_NAME.test(error.property)
+        ? ''
+        : `=${JSON.stringify(raw)}`;
+  return `${error.property}${shown}: ${requirement}`;
 }

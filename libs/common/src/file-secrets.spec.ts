@@ -99,7 +99,7 @@ describe('file secrets', () => {
           { API_KEY_FILE: file('short', 'short\n') },
           { fileSecrets: ['API_KEY'] },
         ),
-      ).toThrow(/^Invalid configuration: API_KEY: API_KEY must be longer than or equal to 8/);
+      ).toThrow(/^Invalid configuration: API_KEY: must be longer than or equal to 8/);
     });
 
     it('should not read _FILE variables unless asked to', () => {

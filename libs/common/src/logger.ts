@@ -1,10 +1,24 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger as PinoLogger } from 'pino';
+import { ConfigurationError, isConfigurationError } from './env-validation';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** `LOG_LEVEL`, checked here because pino's own error would not name the variable. */
+export function logLevel(env: NodeJS.ProcessEnv = process.env): string {
+  const level = env.LOG_LEVEL === undefined || env.LOG_LEVEL === '' ? 'info' : env.LOG_LEVEL;
+  if (!LOG_LEVELS.includes(level)) {
+    throw new ConfigurationError(
+      `LOG_LEVEL=${JSON.stringify(level)}: must be one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
+  return level;
+}
 
 /** Creates the JSON-lines logger every app writes with; `LOG_LEVEL` sets the level. */
 export function createPinoLogger(service: string): PinoLogger {
   return pino({
-    level: process.env.LOG_LEVEL ?? 'info',
+    level: logLevel(),
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
@@ -22,6 +36,9 @@ export class JsonLogger implements LoggerService {
     this.write(context && STARTUP_CHATTER.has(context) ? 'debug' : 'info', message, context);
   }
   error(message: unknown, stackOrContext?: string, context?: string): void {
+    // Nest logs a failed start before rethrowing; the bootstrap reports a bad setting once itself.
+    const fromStartup = stackOrContext === 'ExceptionHandler' || context === 'ExceptionHandler';
+    if (fromStartup && isConfigurationError(message)) return;
     const stack = context === undefined ? undefined : stackOrContext;
     this.write('error', message, context ?? stackOrContext, stack);
   }

@@ -23,7 +23,7 @@ describe('URL lists', () => {
     'should refuse %p naming the variable',
     (value) => {
       expect(() => validateEnv(Env, { PEER_URLS: value })).toThrow(
-        `PEER_URLS: PEER_URLS must be a comma-separated list of http(s) URLs, got ${JSON.stringify(value)}`,
+        `Invalid configuration: PEER_URLS=${JSON.stringify(value)}: must be a comma-separated list of http(s) URLs`,
       );
     },
   );

@@ -29,7 +29,7 @@ export function IsHttpUrlList(options?: ValidationOptions): PropertyDecorator {
           return urls.length > 0 && urls.every(isHttpUrl);
         },
         defaultMessage: (args) =>
-          `${args?.property} must be a comma-separated list of http(s) URLs, got ${JSON.stringify(args?.value)}`,
+          `${args?.property} must be a comma-separated list of http(s) URLs`,
       },
     },
     options,

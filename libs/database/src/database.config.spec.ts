@@ -41,7 +41,7 @@ describe('databaseConfig', () => {
     const file = join(dir, 'bad-url');
     writeFileSync(file, 'mysql://db/products\n');
     expect(() => load({ DATABASE_URL_FILE: file })).toThrow(
-      'Invalid configuration: DATABASE_URL: DATABASE_URL must be a postgres:// URL',
+      'Invalid configuration: DATABASE_URL="mysql://db/products": must be a postgres:// URL',
     );
   });
 

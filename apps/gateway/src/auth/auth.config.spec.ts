@@ -127,13 +127,25 @@ describe('authConfig', () => {
   });
 
   it.each([
-    [{ JWT_ALGORITHM: 'HS512' }, /JWT_ALGORITHM must be HS256 or RS256/],
+    [
+      { JWT_ALGORITHM: 'HS512' },
+      'Invalid configuration: JWT_ALGORITHM="HS512": must be HS256 or RS256',
+    ],
     [{ JWT_TTL_SECONDS: 'soon' }, /JWT_TTL_SECONDS/],
     [{ JWT_CLOCK_TOLERANCE_SECONDS: '-1' }, /JWT_CLOCK_TOLERANCE_SECONDS/],
-    [{ AUTH_USER_SERVICE_URLS: 'localhost:3002' }, /AUTH_USER_SERVICE_URLS must be/],
+    [
+      { AUTH_USER_SERVICE_URLS: 'localhost:3002' },
+      'Invalid configuration: AUTH_USER_SERVICE_URLS="localhost:3002": must be a comma-separated list of http(s) URLs',
+    ],
     [{ AUTH_LOGIN_LIMIT_PER_EMAIL: '0' }, /AUTH_LOGIN_LIMIT_PER_EMAIL/],
-    [{ AUTH_TOKEN_CACHE: 'yes' }, /AUTH_TOKEN_CACHE must be true or false/],
-    [{ REDIS_URL: 'http://127.0.0.1:6379' }, /REDIS_URL must be a redis/],
+    [
+      { AUTH_TOKEN_CACHE: 'yes' },
+      'Invalid configuration: AUTH_TOKEN_CACHE="yes": must be true or false',
+    ],
+    [
+      { REDIS_URL: 'http://127.0.0.1:6379' },
+      'Invalid configuration: REDIS_URL="http://127.0.0.1:6379": must be a redis:// or rediss:// URL',
+    ],
   ])('should refuse %j naming the variable', (env, message) => {
     expect(() => load(env)).toThrow(message);
   });

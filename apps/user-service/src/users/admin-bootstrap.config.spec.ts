@@ -64,7 +64,7 @@ describe('adminBootstrapConfig', () => {
 
   it('should refuse an address that is not an email', () => {
     expect(() => load({ ADMIN_EMAIL: 'root', ADMIN_PASSWORD: 'root-password' })).toThrow(
-      'Invalid configuration: ADMIN_EMAIL: ADMIN_EMAIL must be an email address',
+      'Invalid configuration: ADMIN_EMAIL="root": must be an email address',
     );
   });
 
@@ -85,14 +85,14 @@ describe('adminBootstrapConfig', () => {
     expect(outcome('7-chars')).toEqual({
       signUp: 'refused',
       bootstrap:
-        'Invalid configuration: ADMIN_PASSWORD: ADMIN_PASSWORD must be longer than or equal to 8 characters',
+        'Invalid configuration: ADMIN_PASSWORD: must be longer than or equal to 8 characters',
     });
     expect(outcome('8-chars!')).toEqual({ signUp: 'accepted', bootstrap: 'accepted' });
     expect(outcome('x'.repeat(128))).toEqual({ signUp: 'accepted', bootstrap: 'accepted' });
     expect(outcome('x'.repeat(129))).toEqual({
       signUp: 'refused',
       bootstrap:
-        'Invalid configuration: ADMIN_PASSWORD: ADMIN_PASSWORD must be shorter than or equal to 128 characters',
+        'Invalid configuration: ADMIN_PASSWORD: must be shorter than or equal to 128 characters',
     });
   });
 
