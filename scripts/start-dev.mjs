@@ -22,10 +22,20 @@ const child = spawn(process.execPath, [nestCli, 'start', app, '--watch', '--pres
   cwd: root,
   env,
   stdio: ['inherit', 'pipe', 'pipe'],
+  // Its own process group, so that a stop reaches the app that the CLI starts, not only the CLI.
+  detached: true,
 });
 const colour = process.stdout.isTTY === true;
 const label = `${app}:${env.PORT}`;
 eachLine(child.stdout, (line) => process.stdout.write(`${prettyLine(label, line, { colour })}\n`));
 eachLine(child.stderr, (line) => process.stderr.write(`${prettyLine(label, line, { colour })}\n`));
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  });
+}
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)));
