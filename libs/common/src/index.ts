@@ -11,6 +11,7 @@ export * from './logger';
 export * from './openapi';
 export * from './request-context.middleware';
 export * from './request-id';
+export * from './retry-later.exception';
 export * from './server.config';
 export * from './shutdown';
 export * from './url-list';
