@@ -7,6 +7,7 @@ export * from './health/service-health.module';
 export * from './http-exception.filter';
 export * from './id-param.pipe';
 export * from './identity';
+export * from './json-depth';
 export * from './logger';
 export * from './openapi';
 export * from './request-context.middleware';
