@@ -21,10 +21,10 @@ describe('HashingQueue', () => {
       await first.opened;
     });
     const later = [
-      queue.run('write', async () => void order.push('write-1')),
-      queue.run('verify', async () => void order.push('verify-1')),
-      queue.run('write', async () => void order.push('write-2')),
-      queue.run('verify', async () => void order.push('verify-2')),
+      queue.run('write', () => Promise.resolve(void order.push('write-1'))),
+      queue.run('verify', () => Promise.resolve(void order.push('verify-1'))),
+      queue.run('write', () => Promise.resolve(void order.push('write-2'))),
+      queue.run('verify', () => Promise.resolve(void order.push('verify-2'))),
     ];
     expect(order).toEqual(['write-0']);
     first.open();
