@@ -95,6 +95,27 @@ describe('system: services as real processes', () => {
     expect(after.body.total).toBe(before.body.total + 1);
   });
 
+  it('should refuse JSON nested thousands of levels deep with 400 on every service, not 500', async () => {
+    const depth = 5_000;
+    // 10 KB of brackets: under every body limit, deep enough to overflow a recursive validator.
+    const deep = `{"name":${'['.repeat(depth)}${']'.repeat(depth)},"price":"1.00"}`;
+    const targets = [
+      { url: `${system.users[0].url}/`, headers: {} },
+      { url: `${system.products[0].url}/`, headers: ada },
+      { url: `${system.checkout.url}/`, headers: uma },
+    ];
+    for (const { url, headers } of targets) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: deep,
+      });
+      const body = await res.json();
+      expect({ url, status: res.status }).toEqual({ url, status: 400 });
+      expect(body.message).toMatch(/nested deeper than \d+ levels/);
+    }
+  });
+
   it('should answer 503 and write no order while the product service is down', async () => {
     const before = await call(`${system.checkout.url}/orders?limit=100`, { headers: uma });
     await Promise.all(system.products.map((p) => p.stop()));

@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { HttpExceptionFilter } from './http-exception.filter';
+import { JsonDepthMiddleware } from './json-depth';
 import { createPinoLogger, JsonLogger } from './logger';
 import { APP_PINO, RequestContextMiddleware } from './request-context.middleware';
 import { ShutdownState } from './shutdown';
@@ -17,7 +18,10 @@ export interface CommonHttpOptions {
   service: string;
 }
 
-/** The request pipeline every app shares: request ids, access logs, validation and one error shape. */
+/**
+ * The request pipeline every app shares: request ids, access logs, a bound on body nesting,
+ * validation and one error shape.
+ */
 @Global()
 @Module({})
 export class CommonHttpModule implements NestModule {
@@ -47,6 +51,6 @@ export class CommonHttpModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestContextMiddleware).forRoutes('*');
+    consumer.apply(RequestContextMiddleware, JsonDepthMiddleware).forRoutes('*');
   }
 }

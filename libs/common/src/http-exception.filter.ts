@@ -12,6 +12,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { ErrorBody } from '@app/contracts';
 import { APP_PINO } from './request-context.middleware';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
+import { RetryLaterException } from './retry-later.exception';
 
 /** Every error leaves as `{ statusCode, error, message, requestId }`; unexpected ones are logged with their stack. */
 @Catch()
@@ -25,7 +26,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     // Body-parser errors arrive before the request-context middleware has run.
     const requestId = req.requestId ?? requestIdOf(req);
     const body = this.toBody(exception, requestId);
-    if (body.statusCode >= 500) {
+    // A deliberate "retry later" is load shedding, not a fault: its cause is logged where it is decided.
+    if (body.statusCode >= 500 && !(exception instanceof RetryLaterException)) {
       this.logger.error({ err: exception, requestId: body.requestId }, 'request failed');
     }
     if (res.headersSent) {
@@ -33,6 +35,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return;
     }
     res.setHeader(REQUEST_ID_HEADER, requestId);
+    if (exception instanceof RetryLaterException) {
+      res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
     res.status(body.statusCode).json(body);
   }
 

@@ -1,4 +1,5 @@
 import { httpErrorBody } from '@app/common';
+import { isUniqueViolation } from '@app/database';
 import {
   ConflictException,
   HttpException,
@@ -12,7 +13,7 @@ import {
 } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomUUID } from 'node:crypto';
-import { EntityManager, LessThanOrEqual, QueryFailedError, Repository } from 'typeorm';
+import { EntityManager, LessThanOrEqual, Repository } from 'typeorm';
 import { IdempotencyKey, IdempotencyKeyStatus } from './idempotency-key.entity';
 import { WriteLock } from './write-lock';
 
@@ -113,12 +114,6 @@ function isFinal(err: unknown): err is HttpException {
 function errorResponse(err: HttpException, requestId: string): StoredResponse {
   const body = httpErrorBody(err, requestId);
   return { status: body.statusCode, body };
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  if (!(err instanceof QueryFailedError)) return false;
-  const code = (err.driverError as { code?: unknown } | undefined)?.code;
-  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
 class ClaimLostException extends ConflictException {

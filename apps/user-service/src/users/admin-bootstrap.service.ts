@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
+import { isUniqueViolation } from '@app/database';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { AdminAccount, adminBootstrapConfig } from './admin-bootstrap.config';
 import { PasswordHasher } from './password-hasher';
-import { isUniqueViolation } from './unique-violation';
 import { User } from './user.entity';
 
 export const ADMIN_ROLE = 'admin';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomBytes, scrypt, ScryptOptions, timingSafeEqual } from 'node:crypto';
+import { HashingQueue } from './hashing-queue';
 
 export interface ScryptCost {
   /** log2 of the CPU/memory cost N. */
@@ -34,11 +35,15 @@ interface ParsedHash {
 export class PasswordHasher {
   private dummyHash?: Promise<string>;
 
-  constructor(private readonly cost: ScryptCost = DEFAULT_SCRYPT_COST) {}
+  constructor(
+    private readonly cost: ScryptCost = DEFAULT_SCRYPT_COST,
+    private readonly queue: HashingQueue = new HashingQueue(),
+  ) {}
 
+  /** Refused with 503 + `Retry-After` (`RetryLaterException`) while the write lane is full. */
   async hash(password: string): Promise<string> {
     const salt = randomBytes(SALT_BYTES);
-    const key = await derive(password, salt, KEY_BYTES, this.cost);
+    const key = await this.queue.run('write', () => derive(password, salt, KEY_BYTES, this.cost));
     const { logN, r, p } = this.cost;
     return [PREFIX, logN, r, p, salt.toString('base64'), key.toString('base64')].join('$');
   }
@@ -50,7 +55,9 @@ export class PasswordHasher {
   async verify(password: string, stored: string | undefined): Promise<boolean> {
     const parsed = parse(stored ?? (await this.dummy()));
     if (!parsed) return false;
-    const key = await derive(password, parsed.salt, parsed.key.length, parsed.cost);
+    const key = await this.queue.run('verify', () =>
+      derive(password, parsed.salt, parsed.key.length, parsed.cost),
+    );
     return timingSafeEqual(key, parsed.key) && stored !== undefined;
   }
 

@@ -6,10 +6,10 @@ import {
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
+import { isUniqueViolation } from '@app/database';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
-import { isUniqueViolation } from './unique-violation';
 import {
   CreateUserBody,
   normaliseEmail,
