@@ -21,7 +21,6 @@ describe('parseBearer', () => {
   it.each([
     ['Bearer'],
     ['Bearer '],
-    [`Bearer  ${JWT}`],
     [`Bearer ${JWT} `],
     [`Bearer ${JWT} ${JWT}`],
     [`Bearer ${JWT},Bearer ${JWT}`],
@@ -33,6 +32,19 @@ describe('parseBearer', () => {
   ])('should call %p malformed', (header) => {
     expect(parseBearer(header)).toMatchObject({ kind: 'malformed' });
   });
+
+  it('should allow one or more spaces between scheme and token (RFC 6750 §2.1: 1*SP)', () => {
+    for (const sep of [' ', '  ', '    ']) {
+      expect(parseBearer(`Bearer${sep}${JWT}`)).toEqual({ kind: 'token', token: JWT });
+    }
+  });
+
+  it.each([['Bearer a~b+c/d=='], ['Bearer abc==='], ['Bearer a.b.c.d.e']])(
+    'should read %p as a b64token that is not a compact JWS: a malformed token',
+    (header) => {
+      expect(parseBearer(header)).toEqual({ kind: 'malformed', reason: 'malformed token' });
+    },
+  );
 
   it('should refuse a token over 8 KB by its size alone', () => {
     const big = `Bearer ${'a'.repeat(MAX_TOKEN_BYTES)}.b.c`;

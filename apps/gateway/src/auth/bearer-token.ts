@@ -5,8 +5,13 @@ export const MAX_TOKEN_BYTES = 8 * 1024;
 /** The longest `Authorization` value that can carry an acceptable token (`Bearer ` + token). */
 export const MAX_AUTHORIZATION_LENGTH = MAX_TOKEN_BYTES + 'Bearer '.length;
 
-/** `Bearer` (any case), exactly one space, then one compact JWS: three base64url parts. */
-const BEARER = /^bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
+/**
+ * RFC 6750 §2.1: `credentials = "Bearer" 1*SP b64token`, the scheme in any case (RFC 9110 §11.1),
+ * `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+ */
+const BEARER = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
+/** The gateway's tokens are compact JWS: three base64url parts (RFC 7515 §7.1). */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const SCHEME = /^bearer(?:\s|$)/i;
 
 export type BearerToken =
@@ -45,7 +50,10 @@ export function parseBearer(header: string | undefined): BearerToken {
   if (header.length > MAX_AUTHORIZATION_LENGTH)
     return { kind: 'malformed', reason: 'token too large' };
   const match = BEARER.exec(header);
-  if (match) return { kind: 'token', token: match[1] };
+  if (match) {
+    if (COMPACT_JWS.test(match[1])) return { kind: 'token', token: match[1] };
+    return { kind: 'malformed', reason: 'malformed token' };
+  }
   if (!SCHEME.test(header)) return MISSING;
   return { kind: 'malformed', reason: 'malformed Authorization header' };
 }

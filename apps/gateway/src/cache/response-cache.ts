@@ -10,6 +10,7 @@ import type { ResponseTap } from '../proxy/response-tap';
 import type { CacheConfig } from '../routing/gateway-config';
 import type { RouteMatch } from '../routing/route-table';
 import { cacheKey, requestCacheMode, storableTtlMs } from './cache-policy';
+import { answerFromEntry, hasStatePrecondition } from './conditional-request';
 import { CachedResponse, ResponseCacheStore } from './response-cache-store';
 
 /** What to do with a cacheable GET: answer with `hit`, or forward it with `tap` on the response. */
@@ -96,13 +97,13 @@ export class ResponseCache implements OnModuleDestroy {
       return { hit: null, tap: new CaptureTap(this, 'MISS', null) };
     }
     const target = { service, generation: found.generation, key, shared, config };
-    if (mode === 'refresh') {
+    if (mode === 'refresh' || hasStatePrecondition(req.headers)) {
       this.count(service, 'bypass');
       return { hit: null, tap: new CaptureTap(this, 'BYPASS', target) };
     }
     if (found.entry !== null) {
       this.count(service, 'hit');
-      return { hit: found.entry, tap: null };
+      return { hit: answerFromEntry(req.method ?? 'GET', req.headers, found.entry), tap: null };
     }
     this.count(service, 'miss');
     return { hit: null, tap: new CaptureTap(this, 'MISS', target) };
@@ -111,7 +112,7 @@ export class ResponseCache implements OnModuleDestroy {
   /** The client's headers for a hit: the stored ones with `Content-Length`, `Age` and `X-Cache`. */
   hitHeaders(entry: CachedResponse): OutgoingHttpHeaders {
     const headers: OutgoingHttpHeaders = { ...entry.headers };
-    headers['content-length'] = entry.body.length;
+    if (entry.status !== 304) headers['content-length'] = entry.body.length;
     headers.age = String(Math.max(0, Math.floor((Date.now() - entry.storedAt) / 1000)));
     headers['x-cache'] = 'HIT';
     return headers;
