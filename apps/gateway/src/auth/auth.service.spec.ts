@@ -162,8 +162,8 @@ describe('AuthService', () => {
 
   it('should refuse the token after logout, even when it was cached', async () => {
     const token = await login();
-    const first = await auth.authenticate(`Bearer ${token}`);
-    if (!first.ok) throw new Error('expected ok');
+    const first = await auth.authorize(AUTHENTICATED, `Bearer ${token}`);
+    if (!first.ok || !first.principal) throw new Error('expected a signed-in caller');
     await auth.logout(first.principal);
     await expect(auth.authorize(AUTHENTICATED, `Bearer ${token}`)).resolves.toMatchObject({
       ok: false,
@@ -173,9 +173,9 @@ describe('AuthService', () => {
 
   it('should refuse every token of the user after logout-all', async () => {
     const [a, b] = [await login(), await login()];
-    const first = await auth.authenticate(`Bearer ${a}`);
-    await auth.authenticate(`Bearer ${b}`);
-    if (!first.ok) throw new Error('expected ok');
+    const first = await auth.authorize(AUTHENTICATED, `Bearer ${a}`);
+    await auth.authorize(AUTHENTICATED, `Bearer ${b}`);
+    if (!first.ok || !first.principal) throw new Error('expected a signed-in caller');
     await expect(auth.logoutAll(first.principal)).resolves.toBe(2);
     for (const token of [a, b]) {
       await expect(auth.authorize(AUTHENTICATED, `Bearer ${token}`)).resolves.toMatchObject({

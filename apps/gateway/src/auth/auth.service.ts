@@ -1,11 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { authConfig } from './auth.config';
-import { AUTHENTICATED, AuthPolicy } from './auth-policy';
+import { AuthPolicy } from './auth-policy';
 import { MAX_AUTHORIZATION_LENGTH, parseBearer } from './bearer-token';
 import { CredentialsClient } from './credentials.client';
 import { LoginRateLimiter } from './login-attempts';
-import { AccessClaims, Principal, principalOf } from './principal';
+import { AccessClaims, Authenticated, Principal, principalOf } from './principal';
 import { TokenStore, TokenStoreUnavailableError } from './token-store/token-store';
 import { VerifiedTokenCache } from './token-store/verified-token-cache';
 import { TokenVerifier } from './token-verifier';
@@ -21,7 +21,6 @@ export type AuthOutcome =
       readonly challenge?: string;
     };
 
-export type Authenticated = { readonly ok: true; readonly principal: Principal };
 type Refusal = Extract<AuthOutcome, { ok: false }>;
 
 export interface TokenResponse {
@@ -120,12 +119,6 @@ export class AuthService implements OnModuleInit {
     return this.verify(authorization!, bearer.token, now).then((outcome) =>
       outcome.ok ? permit(policy, outcome) : outcome,
     );
-  }
-
-  /** `authorize` for any signed-in user, with the caller always present on success. */
-  async authenticate(authorization: string | undefined): Promise<Authenticated | Refusal> {
-    // Under AUTHENTICATED a success always carries the caller.
-    return (await this.authorize(AUTHENTICATED, authorization)) as Authenticated | Refusal;
   }
 
   async login(

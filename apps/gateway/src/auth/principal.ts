@@ -45,3 +45,6 @@ export function principalOf(claims: AccessClaims): Principal {
     }),
   });
 }
+
+/** A successful authentication: always carries the caller. */
+export type Authenticated = { readonly ok: true; readonly principal: Principal };

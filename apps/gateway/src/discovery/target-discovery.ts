@@ -9,7 +9,7 @@ import { isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { ServiceUpstreams, UpstreamRegistry, WantedTarget } from '../proxy/upstream-registry';
 import { HOST_RESOLVER, HostResolver } from './host-resolver';
-import { addressOrigin, resolvableHost } from './target-names';
+import { addressOrigin, resolvableHost } from '../routing/target-names';
 
 /** One configured target whose host is a name, with what it last resolved to. */
 interface NamedTarget {

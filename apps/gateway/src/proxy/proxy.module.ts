@@ -22,6 +22,6 @@ import { UpstreamRegistry } from './upstream-registry';
     ProxyHandler,
     ProxyMount,
   ],
-  exports: [UpstreamRegistry, UpstreamHealth, ProxyHandler],
+  exports: [UpstreamRegistry, UpstreamHealth],
 })
 export class ProxyModule {}

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Dispatcher, Pool } from 'undici';
-import { resolvableHost } from '../discovery/target-names';
+import { resolvableHost } from '../routing/target-names';
 import { GatewayMetrics, ServiceMetrics } from '../metrics/gateway-metrics';
 import type { GatewayConfig, ServiceConfig } from '../routing/gateway-config';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';

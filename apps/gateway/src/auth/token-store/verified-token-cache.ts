@@ -1,4 +1,4 @@
-import type { Authenticated } from '../auth.service';
+import type { Authenticated } from '../principal';
 import type { Revocation, TokenStore } from './token-store';
 
 interface Entry {
