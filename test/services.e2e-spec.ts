@@ -110,7 +110,7 @@ describe('system: services as real processes', () => {
         headers: { 'content-type': 'application/json', ...headers },
         body: deep,
       });
-      const body = await res.json();
+      const body = (await res.json()) as { message: string };
       expect({ url, status: res.status }).toEqual({ url, status: 400 });
       expect(body.message).toMatch(/nested deeper than \d+ levels/);
     }

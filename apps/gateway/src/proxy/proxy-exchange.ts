@@ -35,6 +35,8 @@ export interface ExchangeContext {
   readonly health: UpstreamHealth;
   readonly accessLog: AccessLog;
   readonly logger: Logger;
+  /** Outside production, answers name the target that served them (`X-Upstream-Target`). */
+  readonly revealTarget: boolean;
 }
 
 /** What the proxy handler decided before the first attempt. */
@@ -205,6 +207,7 @@ export class ProxyExchange {
     this.tap?.responseStarted(status, out);
     upstreams.cors?.decorate(out, req.headers.origin);
     if (this.extraHeaders !== null) Object.assign(out, this.extraHeaders);
+    if (this.context.revealTarget) out['x-upstream-target'] = attempt.pick.target.origin;
     if (statusMessage) res.writeHead(status, statusMessage, out);
     else res.writeHead(status, out);
   }

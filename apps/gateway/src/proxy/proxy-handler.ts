@@ -1,6 +1,7 @@
-import { APP_PINO, requestIdOf } from '@app/common';
+import { APP_PINO, requestIdOf, SERVER_CONFIG, ServerConfig } from '@app/common';
 import { IDENTITY_HEADERS } from '@app/contracts';
 import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AuthOutcome, AuthService } from '../auth/auth.service';
@@ -51,8 +52,10 @@ export class ProxyHandler {
     private readonly auth: AuthService,
     private readonly limiter: RateLimiter,
     private readonly cache: ResponseCache,
+    config: ConfigService,
   ) {
-    this.context = { health, accessLog, logger };
+    const server = config.getOrThrow<ServerConfig>(SERVER_CONFIG);
+    this.context = { health, accessLog, logger, revealTarget: !server.production };
     this.unrouted = metrics.forService('-');
   }
 

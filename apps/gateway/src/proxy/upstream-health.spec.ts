@@ -100,3 +100,42 @@ describe('UpstreamHealth with a changing target set', () => {
     expect(text).toContain(`target="http://127.0.0.1:${port}"`);
   });
 });
+
+describe('UpstreamHealth telling which targets are unreachable', () => {
+  it('should say once per target, with the reason, that it cannot be reached', async () => {
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const config = parseGatewayConfig({
+      services: [{ name: 'svc', basePath: '/svc', targets: [`http://127.0.0.1:${port}`] }],
+    });
+    const metrics = new GatewayMetrics();
+    const registry = new UpstreamRegistry(config, metrics, Math.random);
+    const health = new UpstreamHealth(registry, metrics, logger);
+    try {
+      for (let round = 0; round < 3; round++) await health.checkService(registry.get(0));
+    } finally {
+      await health.beforeApplicationShutdown();
+      await registry.onApplicationShutdown();
+    }
+
+    const failures = lines.filter((l) => l.msg === 'target failed its health check');
+    expect(failures).toEqual([
+      expect.objectContaining({
+        level: 40,
+        upstream: 'svc',
+        target: `http://127.0.0.1:${port}`,
+        reason: 'connection refused',
+      }),
+    ]);
+    expect(lines.some((l) => 'stack' in l || 'err' in l)).toBe(false);
+  });
+});

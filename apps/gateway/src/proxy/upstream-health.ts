@@ -121,6 +121,7 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
     if (target.retired) return;
     const { path, timeoutMs } = service.config.activeHealth;
     let up = false;
+    let reason = '';
     try {
       const res = await this.probeClient(target, timeoutMs).request({
         path,
@@ -132,8 +133,10 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
       });
       await res.body.dump();
       up = res.statusCode >= 200 && res.statusCode < 300;
-    } catch {
+      if (!up) reason = `${path} answered ${res.statusCode}`;
+    } catch (err) {
       up = false;
+      reason = probeFailure(err, timeoutMs);
     }
     if (this.stopped) return;
     if (target.retired) {
@@ -144,7 +147,7 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
     const wasHealthy = target.health.healthy;
     target.health.activeResult(up);
     if (wasHealthy && !up) {
-      this.logger.warn({ msg: 'target failed its health check', ...where(target) });
+      this.logger.warn({ msg: 'target failed its health check', ...where(target), reason });
     } else if (!wasHealthy && target.health.healthy) {
       this.logger.info({ msg: 'target passed its health check', ...where(target) });
     }
@@ -158,6 +161,23 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
     }
     return client;
   }
+}
+
+/** A failed probe in words a person reads once: "connection refused", not a stack. */
+function probeFailure(err: unknown, timeoutMs: number): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'host name not found';
+  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return 'connection reset';
+  const name = (err as { name?: unknown } | null)?.name;
+  if (
+    name === 'TimeoutError' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT'
+  ) {
+    return `no answer within ${timeoutMs} ms`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }
 
 function where(target: UpstreamTarget) {
