@@ -21,14 +21,16 @@ export class ConfigFields {
     }
     const record = value as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!allowed.includes(key)) this.report(at(path, key), 'unknown key');
+      if (allowed.includes(key)) continue;
+      const near = nearestKey(key, allowed);
+      this.report(at(path, key), near ? `unknown key (did you mean ${near}?)` : 'unknown key');
     }
     return record;
   }
 
   array(value: unknown, path: string): unknown[] | undefined {
     if (!Array.isArray(value)) {
-      this.report(path, 'must be a list');
+      this.report(path, `must be a list${got(value)}`);
       return undefined;
     }
     return value as unknown[];
@@ -36,7 +38,10 @@ export class ConfigFields {
 
   string(value: unknown, path: string): string | undefined {
     if (typeof value !== 'string' || value.length === 0) {
-      this.report(path, 'must be a non-empty string');
+      this.report(
+        path,
+        value === undefined ? 'required' : `must be a non-empty string${got(value)}`,
+      );
       return undefined;
     }
     return value;
@@ -45,7 +50,7 @@ export class ConfigFields {
   integer(value: unknown, path: string, min: number, max: number, fallback: number): number {
     if (value === undefined) return fallback;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-      this.report(path, `must be an integer from ${min} to ${max}`);
+      this.report(path, `must be an integer from ${min} to ${max}${got(value)}`);
       return fallback;
     }
     return value;
@@ -54,7 +59,7 @@ export class ConfigFields {
   boolean(value: unknown, path: string, fallback: boolean): boolean {
     if (value === undefined) return fallback;
     if (typeof value !== 'boolean') {
-      this.report(path, 'must be true or false');
+      this.report(path, `must be true or false${got(value)}`);
       return fallback;
     }
     return value;
@@ -128,6 +133,41 @@ export class SectionFields<T extends object> {
   boolean(key: KeysOf<T, boolean>): boolean {
     return this.fields.boolean(this.entry[key], at(this.path, key), this.base[key] as boolean);
   }
+}
+
+/** `, got "abc"`: the value a problem is about, short; nothing for a missing one. */
+function got(value: unknown): string {
+  if (value === undefined) return '';
+  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? typeof value);
+  const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
+  return typeof value === 'string' ? `, got "${shown}"` : `, got ${shown}`;
+}
+
+/** The allowed key a typo most likely meant: at most two edits away (case ignored), else none. */
+export function nearestKey(key: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of allowed) {
+    const distance = editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j] + 1, current[j - 1] + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length];
 }
 
 export function at(path: string, key: string): string {

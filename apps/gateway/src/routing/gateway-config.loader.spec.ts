@@ -1,3 +1,4 @@
+import { ConfigurationError } from '@app/common';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -223,8 +224,33 @@ describe('parseGatewayConfig', () => {
     expect(problems(document)).toContain(message);
   });
 
+  it('should suggest the key a typo meant', () => {
+    const { basePath: _basePath, ...rest } = service();
+    expect(problems({ services: [{ ...rest, basePth: '/api/products' }] })).toContain(
+      'services[0].basePth: unknown key (did you mean basePath?); services[0].basePath: required',
+    );
+    expect(problems({ services: [service({ zzz: 1 })] })).toMatch(
+      /services\[0\]\.zzz: unknown key$/,
+    );
+  });
+
+  it('should echo the bad value', () => {
+    expect(problems({ services: [service({ retry: { attempts: 'three' } })] })).toContain(
+      'services[0].retry.attempts: must be an integer from 1 to 10, got "three"',
+    );
+    expect(problems({ services: [service({ name: 7 })] })).toContain(
+      'services[0].name: must be a non-empty string, got 7',
+    );
+  });
+
+  it('should be a configuration error, reported once at start', () => {
+    expect(() => parseGatewayConfig({ services: [] }, 'test.yaml')).toThrow(ConfigurationError);
+  });
+
   it('should name the file it refuses', () => {
-    expect(problems({ services: [] })).toMatch(/^invalid gateway config test\.yaml: /);
+    expect(problems({ services: [] })).toMatch(
+      /^Invalid configuration: gateway config test\.yaml: /,
+    );
   });
 });
 

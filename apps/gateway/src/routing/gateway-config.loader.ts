@@ -1,3 +1,4 @@
+import { ConfigurationError } from '@app/common';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -53,7 +54,7 @@ const DEFAULT_CORS: Omit<CorsConfig, 'origins'> = {
 };
 
 /** Thrown when the gateway config file is missing, unreadable or invalid; the message names every bad field. */
-export class GatewayConfigError extends Error {
+export class GatewayConfigError extends ConfigurationError {
   override readonly name = 'GatewayConfigError';
 }
 
@@ -127,7 +128,7 @@ export function parseGatewayConfig(document: unknown, source = '(inline)'): Gate
 
   const trustedProxyHops = fields.integer(root?.trustedProxyHops, 'trustedProxyHops', 0, 10, 0);
   if (fields.problems.length > 0) {
-    throw new GatewayConfigError(`invalid gateway config ${source}: ${fields.problems.join('; ')}`);
+    throw new GatewayConfigError(`gateway config ${source}: ${fields.problems.join('; ')}`);
   }
   return { source, services, trustedProxyHops };
 }
