@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { formatAuthPolicy } from '../auth/auth-policy';
+import { formatAuthPolicy } from '../routing/auth-policy';
 import type { TrafficSnapshot } from '../metrics/traffic-window';
 import type { GatewayConfig, ServiceConfig } from '../routing/gateway-config';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';

@@ -6,7 +6,7 @@ import {
   testVerifier,
   tokenClaims,
 } from '../../test/support/auth-fixtures';
-import { AUTHENTICATED, parseAuthPolicy, PUBLIC } from './auth-policy';
+import { AUTHENTICATED, parseAuthPolicy, PUBLIC } from '../routing/auth-policy';
 import { AuthOutcome, AuthService } from './auth.service';
 import { MAX_TOKEN_BYTES } from './bearer-token';
 import { CredentialsCheck, CredentialsClient } from './credentials.client';

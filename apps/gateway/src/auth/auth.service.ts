@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { authConfig } from './auth.config';
-import { AuthPolicy } from './auth-policy';
+import { AuthPolicy } from '../routing/auth-policy';
 import { MAX_AUTHORIZATION_LENGTH, parseBearer } from './bearer-token';
 import { CredentialsClient } from './credentials.client';
 import { LoginRateLimiter } from './login-attempts';

@@ -1,11 +1,10 @@
-import { UserView } from '@app/contracts';
+import { ROLE_NAME, UserView } from '@app/contracts';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { AxiosError, AxiosResponse } from 'axios';
 import { firstValueFrom } from 'rxjs';
 import { authConfig } from './auth.config';
-import { ROLE_NAME } from './auth-policy';
 
 /** Where the user-service replicas listen; read at each login, so a config reload is picked up. */
 export const USER_SERVICE_URLS = Symbol('USER_SERVICE_URLS');

@@ -9,7 +9,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
-import { AUTHENTICATED, AuthPolicy, parseAuthPolicy } from './auth-policy';
+import { AUTHENTICATED, AuthPolicy, parseAuthPolicy } from '../routing/auth-policy';
 import { AuthService } from './auth.service';
 import { authorizationOf } from './bearer-token';
 import type { Principal } from './principal';

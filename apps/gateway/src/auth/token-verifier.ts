@@ -1,10 +1,10 @@
+import { ROLE_NAME } from '@app/contracts';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { JwtService } from '@nestjs/jwt';
 import { JsonWebTokenError, NotBeforeError, TokenExpiredError } from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { authConfig, MIN_SECRET_BYTES } from './auth.config';
-import { ROLE_NAME } from './auth-policy';
 import { AccessClaims } from './principal';
 
 export type Verification =

@@ -1,5 +1,5 @@
 import type { OpenAPIObject, SchemaObject } from '@nestjs/swagger';
-import { parseAuthPolicy } from '../auth/auth-policy';
+import { parseAuthPolicy } from '../routing/auth-policy';
 import { mergeApiDocuments, RouteLookup, ServiceApi } from './api-document-merge';
 
 const INFO = { title: 'API', version: '1.0.0', description: 'All of it.' };

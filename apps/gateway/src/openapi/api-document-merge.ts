@@ -5,8 +5,7 @@ import type {
   ResponseObject,
   TagObject,
 } from '@nestjs/swagger';
-import { formatAuthPolicy } from '../auth/auth-policy';
-import type { AuthPolicy } from '../routing/gateway-config';
+import { AuthPolicy, formatAuthPolicy } from '../routing/auth-policy';
 
 /** The scheme a client signs requests with: the access token from `POST /api/auth/login`. */
 export const BEARER_SCHEME = 'bearer';

@@ -84,6 +84,13 @@ describe('parseGatewayConfig', () => {
     });
   });
 
+  it('should accept every role name a token may carry', () => {
+    const config = parseGatewayConfig({
+      services: [service({ auth: { default: 'role:shop:admin.eu_1' } })],
+    });
+    expect(config.services[0].auth.default).toEqual({ kind: 'role', role: 'shop:admin.eu_1' });
+  });
+
   it('should normalise targets to their origin', () => {
     const config = parseGatewayConfig({
       services: [service({ targets: ['HTTP://LocalHost:80/'] })],

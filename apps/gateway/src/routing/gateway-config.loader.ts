@@ -2,12 +2,11 @@ import { ConfigurationError } from '@app/common';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { AUTHENTICATED, AuthPolicy, readAuthPolicy } from './auth-policy';
 import { at, ConfigFields } from './config-fields';
 import {
   ActiveHealthConfig,
-  AUTHENTICATED,
   AuthConfig,
-  AuthPolicy,
   AuthRuleConfig,
   CacheConfig,
   CorsConfig,
@@ -15,7 +14,6 @@ import {
   DiscoveryConfig,
   GatewayConfig,
   PassiveHealthConfig,
-  PUBLIC,
   RateLimitConfig,
   RESERVED_PATHS,
   RetryConfig,
@@ -44,7 +42,6 @@ const MAX_TARGETS = 31;
 const SERVICE_NAME = /^[a-z][a-z0-9-]{0,62}$/;
 const METHOD = /^[A-Z]{1,20}$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
-const ROLE = /^role:([A-Za-z0-9_.-]{1,64})$/;
 const DEFAULT_CORS: Omit<CorsConfig, 'origins'> = {
   credentials: false,
   methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
@@ -520,10 +517,8 @@ function parseRulePath(
 }
 
 function parsePolicy(fields: ConfigFields, value: unknown, path: string): AuthPolicy | undefined {
-  if (value === 'public') return PUBLIC;
-  if (value === 'authenticated') return AUTHENTICATED;
-  const role = typeof value === 'string' ? ROLE.exec(value) : null;
-  if (role) return Object.freeze({ kind: 'role', role: role[1] });
+  const policy = typeof value === 'string' ? readAuthPolicy(value) : undefined;
+  if (policy) return policy;
   fields.report(path, 'must be public, authenticated or role:<name>');
   return undefined;
 }

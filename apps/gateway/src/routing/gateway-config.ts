@@ -1,8 +1,4 @@
-/** Who may call a route: anyone, any signed-in user, or a user holding a role. */
-export type AuthPolicy =
-  | { readonly kind: 'public' }
-  | { readonly kind: 'authenticated' }
-  | { readonly kind: 'role'; readonly role: string };
+import { AUTHENTICATED, AuthPolicy } from './auth-policy';
 
 /** One rule of a service's auth policy; the first rule that matches a request decides. */
 export interface AuthRuleConfig {
@@ -127,9 +123,6 @@ export interface GatewayConfig {
    */
   readonly trustedProxyHops: number;
 }
-
-export const PUBLIC: AuthPolicy = Object.freeze({ kind: 'public' });
-export const AUTHENTICATED: AuthPolicy = Object.freeze({ kind: 'authenticated' });
 
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   timeouts: { connectMs: 1_000, perTryMs: 5_000 },

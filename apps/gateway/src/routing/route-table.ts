@@ -1,7 +1,7 @@
 import { OPENAPI_JSON_PATH } from '@app/common';
 import { Inject, Injectable } from '@nestjs/common';
+import type { AuthPolicy } from './auth-policy';
 import {
-  AuthPolicy,
   AuthRuleConfig,
   CacheConfig,
   GatewayConfig,
