@@ -59,6 +59,7 @@ function routes(upstreams: {
         basePath: '/api/audit',
         targets: [upstreams.audit.origin],
         auth: open,
+        rateLimits: [{ methods: ['POST'], limit: 10_000, windowSeconds: 60, by: 'ip' }],
       },
     ],
   };
@@ -191,9 +192,31 @@ describe('admin status API (e2e)', () => {
       connectionsPerTarget: 256,
       passiveHealth: { failures: 2, cooldownMs: 60000, maxCooldownMs: 60000 },
       activeHealth: { enabled: false, path: '/health/ready', intervalMs: 100, timeoutMs: 500 },
+      discovery: { enabled: false, intervalMs: 5000 },
       cors: null,
       auth: { default: 'public', rules: [] },
+      cache: null,
+      rateLimits: [],
     });
+    // Every field the loader produces is reported (the dense index aside).
+    const loaded = parseGatewayConfig(routes({ users, products, inventory, reports, audit }));
+    for (const [i, service] of loaded.services.entries()) {
+      const fields = Object.keys(service).filter((key) => key !== 'index');
+      expect(Object.keys(report.config.services[i]).sort()).toEqual(fields.sort());
+    }
+    expect(Object.keys(report.config).sort()).toEqual(Object.keys(loaded).sort());
+    expect(report.config.trustedProxyHops).toBe(0);
+    expect(report.config.services[4].rateLimits).toEqual([
+      {
+        methods: ['POST'],
+        path: null,
+        pathPrefix: null,
+        limit: 10_000,
+        windowSeconds: 60,
+        by: 'ip',
+        onStoreDown: expect.any(String),
+      },
+    ]);
     expect(report.config.services[1].auth).toEqual({
       default: 'authenticated',
       rules: [{ methods: ['POST'], path: '/', pathPrefix: null, policy: 'public' }],

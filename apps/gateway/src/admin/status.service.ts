@@ -37,10 +37,11 @@ export interface ServiceStatus {
   readonly targets: readonly TargetStatus[];
 }
 
-/** The loaded config as reported: every field copied by name, so nothing unlisted ever shows. */
+/** The loaded config as reported: every field, so that what the gateway runs with is visible. */
 export interface ConfigReport {
   readonly source: string;
   readonly services: readonly Record<string, unknown>[];
+  readonly trustedProxyHops: number;
 }
 
 export interface GatewayStatus {
@@ -114,9 +115,19 @@ function targetStatus(target: UpstreamTarget, now: number): TargetStatus {
   };
 }
 
-/** The config as loaded, field by field; a field added to the config later stays out until listed here. */
+/**
+ * Every field of `T`, required: the report of a config object must name each of its fields, so a
+ * field added to the config is a compile error here until it is reported.
+ */
+type EveryField<T> = { readonly [K in keyof T]-?: unknown };
+
+/** The whole effective config, defaults applied, with credentials in target URLs removed. */
 export function configReport(config: GatewayConfig): ConfigReport {
-  return { source: config.source, services: config.services.map(serviceReport) };
+  return {
+    source: config.source,
+    services: config.services.map(serviceReport),
+    trustedProxyHops: config.trustedProxyHops,
+  } satisfies EveryField<GatewayConfig>;
 }
 
 function serviceReport(s: ServiceConfig): Record<string, unknown> {
@@ -124,43 +135,29 @@ function serviceReport(s: ServiceConfig): Record<string, unknown> {
     name: s.name,
     basePath: s.basePath,
     targets: s.targets.map(withoutCredentials),
-    timeouts: { connectMs: s.timeouts.connectMs, perTryMs: s.timeouts.perTryMs },
-    retry: {
-      attempts: s.retry.attempts,
-      backoffBaseMs: s.retry.backoffBaseMs,
-      backoffMaxMs: s.retry.backoffMaxMs,
-    },
+    timeouts: plain(s.timeouts),
+    retry: plain(s.retry),
     bodyLimitBytes: s.bodyLimitBytes,
     connectionsPerTarget: s.connectionsPerTarget,
-    passiveHealth: {
-      failures: s.passiveHealth.failures,
-      cooldownMs: s.passiveHealth.cooldownMs,
-      maxCooldownMs: s.passiveHealth.maxCooldownMs,
-    },
-    activeHealth: {
-      enabled: s.activeHealth.enabled,
-      path: s.activeHealth.path,
-      intervalMs: s.activeHealth.intervalMs,
-      timeoutMs: s.activeHealth.timeoutMs,
-    },
-    cors: s.cors && {
-      origins: [...s.cors.origins],
-      credentials: s.cors.credentials,
-      methods: [...s.cors.methods],
-      allowHeaders: [...s.cors.allowHeaders],
-      exposeHeaders: [...s.cors.exposeHeaders],
-      maxAgeSeconds: s.cors.maxAgeSeconds,
-    },
+    passiveHealth: plain(s.passiveHealth),
+    activeHealth: plain(s.activeHealth),
+    discovery: plain(s.discovery),
+    cors: plain(s.cors),
     auth: {
       default: formatAuthPolicy(s.auth.default),
       rules: s.auth.rules.map((rule) => ({
-        methods: rule.methods && [...rule.methods],
-        path: rule.path,
-        pathPrefix: rule.pathPrefix,
+        ...plain(rule),
         policy: formatAuthPolicy(rule.policy),
       })),
     },
-  };
+    cache: plain(s.cache),
+    rateLimits: plain(s.rateLimits),
+  } satisfies EveryField<Omit<ServiceConfig, 'index'>>;
+}
+
+/** A deep copy of a config section (plain data: numbers, strings, booleans, lists, records). */
+function plain<T>(value: T): T {
+  return structuredClone(value);
 }
 
 /** A URL with any user name and password removed; other text as it is. */
