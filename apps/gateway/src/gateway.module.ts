@@ -4,7 +4,7 @@ import { ConfigModule } from '@nestjs/config';
 import { AdminModule } from './admin/admin.module';
 import { GatewayAuthModule } from './auth/gateway-auth.module';
 import { DiscoveryModule } from './discovery/discovery.module';
-import { gatewaySettings } from './gateway.config';
+import { gatewaySettings } from './routing/gateway-env';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OpenApiModule } from './openapi/openapi.module';

@@ -27,4 +27,26 @@ describe('gateway import graph', () => {
     expect(folders.get('discovery')).toContain('proxy');
     expect(folders.get('proxy')).not.toContain('discovery');
   });
+
+  it('should point every import between folders downward, never sideways or up', () => {
+    // Top to bottom; a folder may import only folders of lower layers.
+    const layers = [
+      ['.'],
+      ['openapi'],
+      ['admin', 'health', 'discovery'],
+      ['proxy'],
+      ['auth', 'rate-limit', 'cache'],
+      ['redis', 'routing', 'metrics'],
+      ['architecture'],
+    ];
+    const layerOf = new Map(layers.flatMap((names, depth) => names.map((n) => [n, depth])));
+    const wrong: string[] = [];
+    for (const [from, targets] of folderGraph(graph)) {
+      expect(layerOf.has(from)).toBe(true);
+      for (const to of targets) {
+        if (layerOf.get(to)! <= layerOf.get(from)!) wrong.push(`${from} -> ${to}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
 });

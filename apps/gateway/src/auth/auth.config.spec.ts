@@ -36,7 +36,6 @@ describe('authConfig', () => {
       userServiceUrls: ['http://127.0.0.1:3002', 'http://127.0.0.1:3004'],
       login: { perIp: 10, perEmail: 5, windowSeconds: 60 },
       tokenCache: { enabled: true, maxEntries: 10_000 },
-      redis: { url: undefined, keyPrefix: 'gateway:', timeoutMs: 500 },
     });
   });
 
@@ -89,37 +88,6 @@ describe('authConfig', () => {
     );
   });
 
-  it('should put the Redis password from REDIS_PASSWORD_FILE into the Redis URL', () => {
-    const file = join(dir, 'redis-password');
-    // Characters that mean something in a URL must survive the round trip.
-    writeFileSync(file, 'p@ss:w/rd%41 #\n');
-    const { redis } = load({ REDIS_URL: 'redis://redis:6379/0', REDIS_PASSWORD_FILE: file });
-    expect(redis.url).toBe('redis://:p%40ss%3Aw%2Frd%2541%20%23@redis:6379/0');
-    expect(decodeURIComponent(new URL(redis.url!).password)).toBe('p@ss:w/rd%41 #');
-    expect(load({ REDIS_URL: 'redis://r:1', REDIS_PASSWORD: 'pw' }).redis.url).toBe(
-      'redis://:pw@r:1',
-    );
-  });
-
-  it('should refuse a Redis password given twice or without REDIS_URL', () => {
-    const file = join(dir, 'redis-password-2');
-    writeFileSync(file, 'pw\n');
-    expect(() =>
-      load({ REDIS_URL: 'redis://r:1', REDIS_PASSWORD: 'a', REDIS_PASSWORD_FILE: file }),
-    ).toThrow(
-      'Invalid configuration: REDIS_PASSWORD: set REDIS_PASSWORD or REDIS_PASSWORD_FILE, not both',
-    );
-    expect(() => load({ REDIS_URL: 'redis://:a@r:1', REDIS_PASSWORD_FILE: file })).toThrow(
-      /^Invalid configuration: REDIS_PASSWORD: REDIS_URL already carries a password/,
-    );
-    expect(() => load({ REDIS_PASSWORD_FILE: file })).toThrow(
-      'Invalid configuration: REDIS_PASSWORD: set only together with REDIS_URL',
-    );
-    expect(() =>
-      load({ REDIS_URL: 'redis://r:1', REDIS_PASSWORD_FILE: join(dir, 'missing') }),
-    ).toThrow(/^Invalid configuration: REDIS_PASSWORD_FILE: cannot read .*missing/);
-  });
-
   it('should require both key files for RS256', () => {
     expect(() => load({ JWT_ALGORITHM: 'RS256' })).toThrow(
       'Invalid configuration: JWT_PRIVATE_KEY_FILE: required when JWT_ALGORITHM is RS256',
@@ -142,10 +110,6 @@ describe('authConfig', () => {
       { AUTH_TOKEN_CACHE: 'yes' },
       'Invalid configuration: AUTH_TOKEN_CACHE="yes": must be true or false',
     ],
-    [
-      { REDIS_URL: 'http://127.0.0.1:6379' },
-      'Invalid configuration: REDIS_URL="http://127.0.0.1:6379": must be a redis:// or rediss:// URL',
-    ],
   ])('should refuse %j naming the variable', (env, message) => {
     expect(() => load(env)).toThrow(message);
   });
@@ -155,16 +119,9 @@ describe('authConfig', () => {
       JWT_TTL_SECONDS: '60',
       AUTH_USER_SERVICE_URLS: 'http://a:1/,http://b:2',
       AUTH_TOKEN_CACHE: 'false',
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      REDIS_KEY_PREFIX: 'x:',
     });
     expect(config.ttlSeconds).toBe(60);
     expect(config.userServiceUrls).toEqual(['http://a:1', 'http://b:2']);
     expect(config.tokenCache.enabled).toBe(false);
-    expect(config.redis).toEqual({
-      url: 'redis://127.0.0.1:6379',
-      keyPrefix: 'x:',
-      timeoutMs: 500,
-    });
   });
 });

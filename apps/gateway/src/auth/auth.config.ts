@@ -7,7 +7,6 @@ import {
   IsInt,
   IsOptional,
   IsString,
-  Matches,
   Max,
   MaxLength,
   Min,
@@ -92,24 +91,6 @@ class AuthEnv {
   @Max(1_000_000)
   AUTH_TOKEN_CACHE_MAX_ENTRIES: number = 10_000;
 
-  @IsInt()
-  @Min(10)
-  @Max(10_000)
-  AUTH_REDIS_TIMEOUT_MS: number = 500;
-
-  @IsOptional()
-  @Matches(/^rediss?:\/\/\S+$/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL?: string = undefined;
-
-  /** Added to `REDIS_URL`, so the password can come from a Docker secret (`REDIS_PASSWORD_FILE`). */
-  @IsOptional()
-  @IsString()
-  REDIS_PASSWORD?: string = undefined;
-
-  @IsString()
-  @MaxLength(100)
-  REDIS_KEY_PREFIX: string = 'gateway:';
-
   @IsOptional()
   @IsString()
   NODE_ENV?: string = undefined;
@@ -130,7 +111,6 @@ export interface AuthConfig {
   userServiceTimeoutMs: number;
   login: { perIp: number; perEmail: number; windowSeconds: number };
   tokenCache: { enabled: boolean; maxEntries: number };
-  redis: { url?: string; keyPrefix: string; timeoutMs: number };
 }
 
 export const AUTH_CONFIG = 'auth';
@@ -139,7 +119,7 @@ export const AUTH_CONFIG = 'auth';
 export const MIN_SECRET_BYTES = 32;
 
 /** Variables that may come from a file named by `<NAME>_FILE` instead (Docker secrets). */
-const FILE_SECRETS = ['JWT_SECRET', 'REDIS_PASSWORD'] as const;
+const FILE_SECRETS = ['JWT_SECRET'] as const;
 
 function hsKeys(env: AuthEnv, production: boolean): JwtKeys {
   const variable = env.JWT_SECRET_FILE !== undefined ? 'JWT_SECRET_FILE' : 'JWT_SECRET';
@@ -174,23 +154,6 @@ function rsKeys(env: AuthEnv): JwtKeys {
   };
 }
 
-/** `REDIS_URL` with `REDIS_PASSWORD` as its password; a password given twice is refused. */
-function redisUrl(env: AuthEnv): string | undefined {
-  if (env.REDIS_PASSWORD === undefined) return env.REDIS_URL;
-  if (env.REDIS_URL === undefined) {
-    throw new Error('Invalid configuration: REDIS_PASSWORD: set only together with REDIS_URL');
-  }
-  const url = new URL(env.REDIS_URL);
-  if (url.password !== '') {
-    throw new Error(
-      'Invalid configuration: REDIS_PASSWORD: REDIS_URL already carries a password; set it in one place',
-    );
-  }
-  // The client decodes the URL's password; encoding `%` too keeps any password intact.
-  url.password = encodeURIComponent(env.REDIS_PASSWORD);
-  return url.toString();
-}
-
 /**
  * Token signing, the token store and login limits. Without a secret outside production a random one is
  * made (tokens then die with the process and differ per replica); in production a missing or short
@@ -213,10 +176,5 @@ export const authConfig = registerAs(AUTH_CONFIG, (): AuthConfig => {
       windowSeconds: env.AUTH_LOGIN_WINDOW_SECONDS,
     },
     tokenCache: { enabled: env.AUTH_TOKEN_CACHE, maxEntries: env.AUTH_TOKEN_CACHE_MAX_ENTRIES },
-    redis: {
-      url: redisUrl(env),
-      keyPrefix: env.REDIS_KEY_PREFIX,
-      timeoutMs: env.AUTH_REDIS_TIMEOUT_MS,
-    },
   };
 });

@@ -24,12 +24,12 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { clientAddress } from '../rate-limit/client-address';
+import { clientAddress } from '../routing/client-address';
 import { AuthService, TokenResponse } from './auth.service';
 import { TRUSTED_PROXY_HOPS } from './auth.tokens';
 import { CurrentPrincipal, JwtAuthGuard } from './jwt-auth.guard';
 import { AccessClaims, Principal } from './principal';
-import { TokenStoreUnavailableError } from './token-store/token-store';
+import { RedisUnavailableError } from '../redis/redis-connection';
 
 export class LoginDto extends VerifyCredentialsDto {}
 
@@ -136,7 +136,7 @@ async function storeCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {
-    if (err instanceof TokenStoreUnavailableError) {
+    if (err instanceof RedisUnavailableError) {
       throw new ServiceUnavailableException('authentication is temporarily unavailable');
     }
     throw err;

@@ -10,14 +10,15 @@ import { AuthService } from './auth.service';
 import { TRUSTED_PROXY_HOPS } from './auth.tokens';
 import { CredentialsClient, USER_SERVICE_URLS, UserServiceUrls } from './credentials.client';
 import { JwtAuthGuard } from './jwt-auth.guard';
-import { MemoryRateLimitStore, RedisRateLimitStore } from '../rate-limit/rate-limit-store';
+import { MemoryRateLimitStore, RedisRateLimitStore } from '../redis/rate-limit-store';
 import { LoginRateLimiter } from './login-attempts';
 import { MemoryTokenStore } from './token-store/memory-token-store';
-import { RedisConnection } from './token-store/redis-connection';
 import { RedisTokenStore } from './token-store/redis-token-store';
 import { TokenStore } from './token-store/token-store';
 import { TokenStoreHealthIndicator } from './token-store/token-store.health';
 import { TokenVerifier } from './token-verifier';
+import type { RedisConnection } from '../redis/redis-connection';
+import { REDIS_CONNECTION, RedisModule } from '../redis/redis.module';
 
 type AuthConfig = ConfigType<typeof authConfig>;
 
@@ -29,12 +30,6 @@ export interface AuthModuleOptions {
   /** Trusted proxies in front of the gateway (`TRUSTED_PROXY_HOPS`); none when not given. */
   trustedProxyHops?: Pick<FactoryProvider<number>, 'inject' | 'useFactory'>;
 }
-
-/**
- * The gateway's one Redis connection (`RedisConnection`), shared with the rate limits and the
- * response cache; `null` when `REDIS_URL` is unset and in-memory stores are used instead.
- */
-export const AUTH_REDIS = Symbol('AUTH_REDIS');
 
 function keyObject(variable: string, make: () => KeyObject): KeyObject {
   try {
@@ -87,6 +82,7 @@ export class AuthModule {
       imports: [
         ...(options.imports ?? []),
         ConfigModule.forFeature(authConfig),
+        RedisModule,
         HttpModule,
         TerminusModule,
         JwtModule.registerAsync({
@@ -100,33 +96,23 @@ export class AuthModule {
         userServiceUrls,
         { provide: TRUSTED_PROXY_HOPS, ...(options.trustedProxyHops ?? { useFactory: () => 0 }) },
         {
-          provide: AUTH_REDIS,
-          inject: [authConfig.KEY],
-          useFactory: (config: AuthConfig) =>
-            config.redis.url ? new RedisConnection(config.redis.url, config.redis.timeoutMs) : null,
-        },
-        {
           provide: TokenStore,
-          inject: [authConfig.KEY, AUTH_REDIS],
+          inject: [authConfig.KEY, REDIS_CONNECTION],
           useFactory: (config: AuthConfig, redis: RedisConnection | null): TokenStore =>
             redis
               ? new RedisTokenStore(redis, {
-                  keyPrefix: config.redis.keyPrefix,
+                  keyPrefix: redis.keyPrefix,
                   revocationEvents: config.tokenCache.enabled,
                 })
               : new MemoryTokenStore(),
         },
         {
           provide: LoginRateLimiter,
-          inject: [authConfig.KEY, AUTH_REDIS],
+          inject: [authConfig.KEY, REDIS_CONNECTION],
           useFactory: (config: AuthConfig, redis: RedisConnection | null) =>
             new LoginRateLimiter(
               redis
-                ? new RedisRateLimitStore(
-                    redis,
-                    `${config.redis.keyPrefix}auth:login:`,
-                    'login-limit',
-                  )
+                ? new RedisRateLimitStore(redis, `${redis.keyPrefix}auth:login:`, 'login-limit')
                 : new MemoryRateLimitStore(),
               config.login,
             ),
@@ -137,7 +123,7 @@ export class AuthModule {
         JwtAuthGuard,
         TokenStoreHealthIndicator,
       ],
-      exports: [AuthService, JwtAuthGuard, TokenStore, TokenStoreHealthIndicator, AUTH_REDIS],
+      exports: [AuthService, JwtAuthGuard, TokenStore, TokenStoreHealthIndicator],
     };
   }
 }

@@ -10,10 +10,10 @@ import { AUTHENTICATED, parseAuthPolicy, PUBLIC } from '../routing/auth-policy';
 import { AuthOutcome, AuthService } from './auth.service';
 import { MAX_TOKEN_BYTES } from './bearer-token';
 import { CredentialsCheck, CredentialsClient } from './credentials.client';
-import { MemoryRateLimitStore } from '../rate-limit/rate-limit-store';
+import { MemoryRateLimitStore } from '../redis/rate-limit-store';
 import { LoginRateLimiter } from './login-attempts';
 import { MemoryTokenStore } from './token-store/memory-token-store';
-import { TokenStoreUnavailableError } from './token-store/token-store';
+import { RedisUnavailableError } from '../redis/redis-connection';
 
 const ADMIN = parseAuthPolicy('role:admin');
 
@@ -143,7 +143,7 @@ describe('AuthService', () => {
 
   it('should answer 503 when the store cannot be asked (fail closed)', async () => {
     const token = await registered({});
-    jest.spyOn(store, 'isLive').mockRejectedValue(new TokenStoreUnavailableError('down'));
+    jest.spyOn(store, 'isLive').mockRejectedValue(new RedisUnavailableError('down'));
     await expect(auth.authorize(AUTHENTICATED, `Bearer ${token}`)).resolves.toEqual({
       ok: false,
       status: 503,
@@ -196,7 +196,7 @@ describe('AuthService', () => {
   });
 
   it('should refuse a login when the store cannot register the token', async () => {
-    jest.spyOn(store, 'register').mockRejectedValue(new TokenStoreUnavailableError('down'));
+    jest.spyOn(store, 'register').mockRejectedValue(new RedisUnavailableError('down'));
     await expect(auth.login('ada@example.com', 'pw', '1.1.1.1')).resolves.toEqual({
       kind: 'unavailable',
       message: 'login is temporarily unavailable',

@@ -6,7 +6,8 @@ import { MAX_AUTHORIZATION_LENGTH, parseBearer } from './bearer-token';
 import { CredentialsClient } from './credentials.client';
 import { LoginRateLimiter } from './login-attempts';
 import { AccessClaims, Authenticated, Principal, principalOf } from './principal';
-import { TokenStore, TokenStoreUnavailableError } from './token-store/token-store';
+import { RedisUnavailableError } from '../redis/redis-connection';
+import { TokenStore } from './token-store/token-store';
 import { VerifiedTokenCache } from './token-store/verified-token-cache';
 import { TokenVerifier } from './token-verifier';
 
@@ -155,14 +156,14 @@ export class AuthService implements OnModuleInit {
     };
   }
 
-  /** Revokes the caller's token on every instance. Throws `TokenStoreUnavailableError`. */
+  /** Revokes the caller's token on every instance. Throws `RedisUnavailableError`. */
   async logout(principal: Principal): Promise<void> {
     const { jti, sub } = principal.claims;
     this.cache?.invalidate({ sub, jti });
     await this.store.revoke(jti, sub);
   }
 
-  /** Revokes every token of the caller's user. Throws `TokenStoreUnavailableError`. */
+  /** Revokes every token of the caller's user. Throws `RedisUnavailableError`. */
   async logoutAll(principal: Principal): Promise<number> {
     const { sub } = principal.claims;
     this.cache?.invalidate({ sub });
@@ -195,7 +196,7 @@ export class AuthService implements OnModuleInit {
   }
 
   private logStoreError(err: unknown): void {
-    if (!(err instanceof TokenStoreUnavailableError)) throw err;
+    if (!(err instanceof RedisUnavailableError)) throw err;
     const now = Date.now();
     if (now - this.lastStoreErrorLog < STORE_ERROR_LOG_INTERVAL_MS) return;
     this.lastStoreErrorLog = now;

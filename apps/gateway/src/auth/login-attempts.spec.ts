@@ -1,4 +1,4 @@
-import { MemoryRateLimitStore } from '../rate-limit/rate-limit-store';
+import { MemoryRateLimitStore } from '../redis/rate-limit-store';
 import { LoginRateLimiter } from './login-attempts';
 
 describe('LoginRateLimiter', () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RateLimitStore } from '../rate-limit/rate-limit-store';
+import type { RateLimitStore } from '../redis/rate-limit-store';
 
 export interface LoginLimits {
   perIp: number;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient, RedisConnection } from '../auth/token-store/redis-connection';
+import type { RedisClient, RedisConnection } from '../redis/redis-connection';
 
 /** A response as the cache keeps it. */
 export interface CachedResponse {

@@ -4,15 +4,20 @@ import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
-import type { Principal } from '../auth/principal';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
-import type { ResponseTap } from '../proxy/response-tap';
+import type { ResponseTap } from './response-tap';
 import type { CacheConfig } from '../routing/gateway-config';
 import type { RouteMatch } from '../routing/route-table';
 import { cacheKey, requestCacheMode, storableTtlMs } from './cache-policy';
 import { answerFromEntry, hasStatePrecondition } from './conditional-request';
 import { CachedResponse, ResponseCacheStore } from './response-cache-store';
 
+/** What a per-user entry is keyed by: the identity the upstream is told (the auth step's `Principal`). */
+export interface CachedCaller {
+  readonly identityHeaders: { readonly [header in IdentityHeader]: string };
+}
+
+type IdentityHeader = (typeof IDENTITY_HEADERS)[keyof typeof IDENTITY_HEADERS];
 /** What to do with a cacheable GET: answer with `hit`, or forward it with `tap` on the response. */
 export type CacheResult =
   | { readonly hit: CachedResponse; readonly tap: null }
@@ -73,7 +78,7 @@ export class ResponseCache implements OnModuleDestroy {
     config: CacheConfig,
     pathAndQuery: string,
     req: IncomingMessage,
-    principal: Principal | undefined,
+    principal: CachedCaller | undefined,
   ): Promise<CacheResult> {
     const service = route.service.name;
     const shared = route.policy.kind === 'public';
@@ -181,7 +186,7 @@ export interface CacheTarget {
 }
 
 /** Per-user entries are keyed by everything the upstream learns of the caller. */
-function callerOf(principal: Principal): string {
+function callerOf(principal: CachedCaller): string {
   const identity = principal.identityHeaders;
   return `${identity[IDENTITY_HEADERS.userId]}\0${identity[IDENTITY_HEADERS.email]}\0${identity[IDENTITY_HEADERS.roles]}`;
 }

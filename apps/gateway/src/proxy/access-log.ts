@@ -1,7 +1,7 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import pino, { Logger } from 'pino';
-import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.config';
+import { GATEWAY_SETTINGS, GatewaySettings } from '../routing/gateway-env';
 
 let lastMs = 0;
 let lastTime = '';

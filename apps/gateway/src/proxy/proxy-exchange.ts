@@ -11,7 +11,7 @@ import type { AccessLog } from './access-log';
 import { sendError } from './error-response';
 import { clientResponseHeaders } from './forwarded-headers';
 import { RequestBodyStream } from './request-body';
-import type { ResponseTap } from './response-tap';
+import type { ResponseTap } from '../cache/response-tap';
 import type { UpstreamHealth } from './upstream-health';
 import type { ServiceUpstreams } from './upstream-registry';
 import { TargetPick, TriedTargets, withTried } from './upstream-target';

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { principalOf } from '../auth/principal';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import { parseGatewayConfig } from '../routing/gateway-config.loader';
-import { MemoryRateLimitStore, RateLimitStore, WindowCount } from './rate-limit-store';
+import { MemoryRateLimitStore, RateLimitStore, WindowCount } from '../redis/rate-limit-store';
 import { RateLimiter } from './rate-limiter';
 
 const config = parseGatewayConfig({

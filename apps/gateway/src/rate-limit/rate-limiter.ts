@@ -3,13 +3,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { Counter } from 'prom-client';
-import type { Principal } from '../auth/principal';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { GatewayConfig, RateLimitConfig } from '../routing/gateway-config';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';
-import { clientAddress } from './client-address';
-import { RateLimitStore, WindowCount } from './rate-limit-store';
+import { clientAddress } from '../routing/client-address';
+import { RateLimitStore, WindowCount } from '../redis/rate-limit-store';
 
+/** What a per-user limit reads of a verified caller (the auth step's `Principal`). */
+export interface LimitedCaller {
+  readonly claims: { readonly sub: string };
+}
 /** The answer for one request: go ahead (with `RateLimit-*` headers when known), or 429/503. */
 export type RateLimitVerdict =
   | { readonly allowed: true; readonly headers: OutgoingHttpHeaders | null }
@@ -74,7 +77,7 @@ export class RateLimiter {
     service: string,
     limits: readonly RateLimitConfig[],
     req: IncomingMessage,
-    principal: Principal | undefined,
+    principal: LimitedCaller | undefined,
   ): Promise<RateLimitVerdict> {
     let address: string | undefined;
     const keys = limits.map((limit) => {

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { GATEWAY_SETTINGS, GatewaySettings } from '../gateway.config';
+import { GATEWAY_SETTINGS, GatewaySettings } from './gateway-env';
 import { loadGatewayConfig } from './gateway-config.loader';
 import { PathCanonicalizer } from './path-canonicalizer';
 import { RouteTable } from './route-table';

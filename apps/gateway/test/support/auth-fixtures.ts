@@ -18,7 +18,6 @@ export function testAuthConfig(overrides: Partial<AuthConfig> = {}): AuthConfig 
     userServiceTimeoutMs: 1_000,
     login: { perIp: 10, perEmail: 5, windowSeconds: 60 },
     tokenCache: { enabled: true, maxEntries: 100 },
-    redis: { keyPrefix: 'test:', timeoutMs: 500 },
     ...overrides,
   };
 }

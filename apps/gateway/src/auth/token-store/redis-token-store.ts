@@ -1,7 +1,7 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { closeQuietly, RedisClient, RedisConnection } from './redis-connection';
+import { closeQuietly, RedisClient, RedisConnection } from '../../redis/redis-connection';
 import { Revocation, RevocationListener, TokenStore } from './token-store';
 
 /** Adds the token and indexes it under its user; the index expires with the user's last token. */
@@ -76,8 +76,7 @@ export class RedisTokenStore extends TokenStore implements OnModuleInit, OnModul
     this.staleAfterMs = options.staleAfterMs ?? 700;
   }
 
-  async onModuleInit(): Promise<void> {
-    await this.redis.start();
+  onModuleInit(): void {
     if (this.options.revocationEvents) this.startRevocationEvents();
   }
 

@@ -6,14 +6,6 @@ export interface Revocation {
 
 export type RevocationListener = (revocation: Revocation | 'all') => void;
 
-/** The store could not answer (Redis down or slow): protected routes fail closed with 503. */
-export class TokenStoreUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'TokenStoreUnavailableError';
-  }
-}
-
 /**
  * Which issued tokens are still live. A token is live from login until it expires or is revoked;
  * checking liveness on every protected request is what makes logout real.

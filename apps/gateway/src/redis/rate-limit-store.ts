@@ -1,4 +1,4 @@
-import type { RedisConnection } from '../auth/token-store/redis-connection';
+import type { RedisConnection } from './redis-connection';
 
 export interface WindowCount {
   readonly count: number;

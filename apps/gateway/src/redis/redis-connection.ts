@@ -1,25 +1,34 @@
-import { Logger, OnModuleDestroy } from '@nestjs/common';
+import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { createClient, RedisClientType } from '@redis/client';
-import { TokenStoreUnavailableError } from './token-store';
 
 export type RedisClient = RedisClientType;
 
 /** How long start-up waits for a first connection; after that the gateway serves and keeps retrying. */
 const CONNECT_WAIT_MS = 1_000;
 
+/** Redis could not answer (down or slow): protected routes fail closed with 503. */
+export class RedisUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RedisUnavailableError';
+  }
+}
+
 /**
- * The gateway's auth connection to Redis. Commands fail at once while disconnected (no offline
+ * The gateway's one connection to Redis, shared by the token store, login limits, rate limits and
+ * the response cache; each keeps its keys under `keyPrefix`. Commands fail at once while disconnected (no offline
  * queue) and after `timeoutMs` when Redis does not answer, so a protected request never waits on a
  * dead store: it gets 503 and public routes are unaffected.
  */
-export class RedisConnection implements OnModuleDestroy {
+export class RedisConnection implements OnModuleInit, OnModuleDestroy {
   readonly client: RedisClient;
-  private readonly logger = new Logger('TokenStore');
+  private readonly logger = new Logger('Redis');
   private closed = false;
 
   constructor(
     readonly url: string,
     readonly timeoutMs: number,
+    readonly keyPrefix: string,
   ) {
     this.client = this.create('main', false);
   }
@@ -30,7 +39,7 @@ export class RedisConnection implements OnModuleDestroy {
   }
 
   /** Starts connecting and waits a bounded time; a Redis that is down does not stop the gateway. */
-  async start(): Promise<void> {
+  async onModuleInit(): Promise<void> {
     const connecting = this.client.connect().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -49,17 +58,15 @@ export class RedisConnection implements OnModuleDestroy {
     return this.client.isReady;
   }
 
-  /** Runs `command` with the deadline, turning every failure into `TokenStoreUnavailableError`. */
+  /** Runs `command` with the deadline, turning every failure into `RedisUnavailableError`. */
   run<T>(what: string, command: (client: RedisClient) => Promise<T>): Promise<T> {
     if (!this.client.isReady) {
-      return Promise.reject(new TokenStoreUnavailableError(`redis not connected (${what})`));
+      return Promise.reject(new RedisUnavailableError(`redis not connected (${what})`));
     }
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
         () =>
-          reject(
-            new TokenStoreUnavailableError(`redis timed out after ${this.timeoutMs} ms (${what})`),
-          ),
+          reject(new RedisUnavailableError(`redis timed out after ${this.timeoutMs} ms (${what})`)),
         this.timeoutMs,
       );
       command(this.client).then(
@@ -70,7 +77,7 @@ export class RedisConnection implements OnModuleDestroy {
         (err: unknown) => {
           clearTimeout(timer);
           reject(
-            new TokenStoreUnavailableError(`redis failed (${what}): ${String(err)}`, {
+            new RedisUnavailableError(`redis failed (${what}): ${String(err)}`, {
               cause: err,
             }),
           );
