@@ -1,5 +1,5 @@
 import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
-import { DatabaseModule } from '@app/database';
+import { CreateIdempotencyRecords1765000000000, DatabaseModule } from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateProducts1764140000000 } from './migrations/1764140000000-create-products';
@@ -17,7 +17,7 @@ export const PRODUCT_SERVICE_API: OpenApiInfo = {
     CommonHttpModule.forRoot({ service: 'product-service' }),
     DatabaseModule.forRoot({
       defaultFile: 'products.db',
-      migrations: [CreateProducts1764140000000],
+      migrations: [CreateProducts1764140000000, CreateIdempotencyRecords1765000000000],
       seed: seedProducts,
     }),
     ServiceHealthModule,

@@ -1,5 +1,5 @@
 import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
-import { DatabaseModule } from '@app/database';
+import { CreateIdempotencyRecords1765000000000, DatabaseModule } from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateUsers1764150000000 } from './migrations/1764150000000-create-users';
@@ -17,7 +17,7 @@ export const USER_SERVICE_API: OpenApiInfo = {
     CommonHttpModule.forRoot({ service: 'user-service' }),
     DatabaseModule.forRoot({
       defaultFile: 'users.db',
-      migrations: [CreateUsers1764150000000],
+      migrations: [CreateUsers1764150000000, CreateIdempotencyRecords1765000000000],
       seed: seedUsers,
     }),
     ServiceHealthModule,

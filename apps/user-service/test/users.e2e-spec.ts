@@ -133,6 +133,49 @@ describe('user-service (e2e)', () => {
     });
   });
 
+  describe('Idempotency-Key', () => {
+    it('should register once for a sign-up retried with its key, and refuse the key with another body', async () => {
+      const server = app.getHttpServer();
+      const body = { name: 'Keyed', email: emailOf('keyed'), password: 'keyed-password' };
+      const before = await total();
+      const first = await request(server)
+        .post('/')
+        .set('idempotency-key', `signup-${run}`)
+        .send(body)
+        .expect(201);
+      const again = await request(server)
+        .post('/')
+        .set('idempotency-key', `signup-${run}`)
+        .send({ ...body, email: ` ${body.email.toUpperCase()} ` })
+        .expect(201);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+      expect(again.body).toEqual(first.body);
+      await request(server)
+        .post('/')
+        .set('idempotency-key', `signup-${run}`)
+        .send({ ...body, name: 'Other' })
+        .expect(422);
+      expect(await total()).toBe(before + 1);
+    });
+
+    it('should replay a keyed profile update and delete', async () => {
+      const server = app.getHttpServer();
+      const user = await register('keyed-update');
+      const headers = { ...as(user), 'idempotency-key': `update-${run}` };
+      await request(server).patch(`/${user.id}`).set(headers).send({ name: 'New' }).expect(200);
+      const replay = await request(server)
+        .patch(`/${user.id}`)
+        .set(headers)
+        .send({ name: 'New' })
+        .expect(200);
+      expect(replay.headers['idempotency-replayed']).toBe('true');
+      const del = { ...as(user), 'idempotency-key': `delete-${run}` };
+      await request(server).delete(`/${user.id}`).set(del).expect(204);
+      const again = await request(server).delete(`/${user.id}`).set(del).expect(204);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+    });
+  });
+
   describe('listing', () => {
     it('should page through users in id order with limit, offset and total', async () => {
       const server = app.getHttpServer();

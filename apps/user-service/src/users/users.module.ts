@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { IdempotencyModule } from '@app/database';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { adminBootstrapConfig } from './admin-bootstrap.config';
 import { AdminBootstrap } from './admin-bootstrap.service';
@@ -11,7 +12,11 @@ import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([User]), ConfigModule.forFeature(adminBootstrapConfig)],
+  imports: [
+    TypeOrmModule.forFeature([User]),
+    ConfigModule.forFeature(adminBootstrapConfig),
+    IdempotencyModule,
+  ],
   // The internal controller first, so its fixed path is registered ahead of `/:id`.
   controllers: [CredentialsController, UsersController],
   providers: [

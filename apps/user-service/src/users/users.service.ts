@@ -6,9 +6,9 @@ import {
   NotFoundException,
   UnauthorizedException,
 } from '@nestjs/common';
-import { isUniqueViolation } from '@app/database';
+import { isUniqueViolation, NO_SEAL_BODY, SealBody, WriteLock } from '@app/database';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
 import {
   CreateUserBody,
@@ -28,6 +28,7 @@ export class UsersService {
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
+    private readonly writeLock: WriteLock,
   ) {}
 
   async list({ limit, offset }: PaginationQueryDto): Promise<Page<UserView>> {
@@ -43,7 +44,12 @@ export class UsersService {
     return (await this.findOrFail(id)).toView();
   }
 
-  async create(dto: CreateUserBody): Promise<UserView> {
+  /**
+   * Writes are transactions through the `WriteLock` (on SQLite a statement sent while another
+   * write's transaction is open would run inside it); `sealBody` records the answer of a keyed
+   * request in the same transaction.
+   */
+  async create(dto: CreateUserBody, sealBody: SealBody = NO_SEAL_BODY): Promise<UserView> {
     const email = normaliseEmail(dto.email);
     await this.assertEmailFree(email);
     const now = new Date().toISOString();
@@ -55,12 +61,21 @@ export class UsersService {
       createdAt: now,
       updatedAt: now,
     });
-    // A single INSERT (no wrapping transaction); the unique constraint settles a race.
-    await this.write(() => this.users.insert(user));
-    return user.toView();
+    // The unique constraint settles a race between two sign-ups with one address.
+    return this.write(async (manager) => {
+      await manager.insert(User, user);
+      const view = user.toView();
+      await sealBody(manager, view);
+      return view;
+    });
   }
 
-  async update(id: number, dto: UpdateUserBody, actor: Identity): Promise<UserView> {
+  async update(
+    id: number,
+    dto: UpdateUserBody,
+    actor: Identity,
+    sealBody: SealBody = NO_SEAL_BODY,
+  ): Promise<UserView> {
     const user = await this.findOrFail(id);
     const changes: Partial<User> = {};
     if (dto.name !== undefined) changes.name = dto.name;
@@ -70,20 +85,28 @@ export class UsersService {
     }
     if (dto.password !== undefined) changes.passwordHash = await this.hasher.hash(dto.password);
     changes.updatedAt = new Date().toISOString();
-    const result = await this.write(() => this.users.update({ id }, changes));
-    if (!result.affected) throw this.notFound(id);
+    const view = await this.write(async (manager) => {
+      const result = await manager.update(User, { id }, changes);
+      if (!result.affected) throw this.notFound(id);
+      const updated = Object.assign(user, changes).toView();
+      await sealBody(manager, updated);
+      return updated;
+    });
     this.logger.log({
       msg: 'user updated',
       userId: id,
       by: actor.userId,
       fields: Object.keys(dto),
     });
-    return Object.assign(user, changes).toView();
+    return view;
   }
 
-  async remove(id: number, actor: Identity): Promise<void> {
-    const result = await this.users.delete({ id });
-    if (!result.affected) throw this.notFound(id);
+  async remove(id: number, actor: Identity, sealBody: SealBody = NO_SEAL_BODY): Promise<void> {
+    await this.write(async (manager) => {
+      const result = await manager.delete(User, { id });
+      if (!result.affected) throw this.notFound(id);
+      await sealBody(manager, null);
+    });
     this.logger.log({ msg: 'user deleted', userId: id, by: actor.userId });
   }
 
@@ -99,9 +122,9 @@ export class UsersService {
     if (await this.users.existsBy({ email })) throw this.emailTaken();
   }
 
-  private async write<T>(query: () => Promise<T>): Promise<T> {
+  private async write<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     try {
-      return await query();
+      return await this.writeLock.transaction(work);
     } catch (err) {
       throw isUniqueViolation(err) ? this.emailTaken() : err;
     }
