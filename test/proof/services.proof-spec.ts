@@ -1,5 +1,10 @@
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { builtEntry, ROOT } from '../support/app-process';
+import { freePort } from '../support/ports';
 import { ProofResults, round } from './support/proof-results';
 import { ADMIN, ProofSystem } from './support/proof-system';
 
@@ -13,7 +18,10 @@ const Database = createRequire(__filename)('better-sqlite3') as new (
   options: { readonly: boolean },
 ) => SqliteDatabase;
 
-const results = new ProofResults('services', 'Services: safe retries of every write');
+const results = new ProofResults(
+  'services',
+  'Services: safe retries of every write, a full disk, identity after account changes',
+);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -159,4 +167,146 @@ describe('proof: services honour Idempotency-Key and recover claims of a crashed
       ordersWritten: orders,
     });
   }, 90_000);
+});
+
+/** Whether this machine lets us mount a tmpfs in a private mount namespace (user namespaces). */
+function canMountTmpfs(): string | undefined {
+  const probe = spawnSync('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs /mnt'], {
+    encoding: 'utf8',
+  });
+  return probe.status === 0 ? undefined : `unshare/mount unavailable: ${probe.stderr.trim()}`;
+}
+
+describe('proof: a full disk answers 503 "cannot store data now" and turns readiness down until it has room again', () => {
+  const unavailable = canMountTmpfs();
+  if (unavailable && process.env.CI === 'true') throw new Error(unavailable);
+  const maybe = unavailable ? it.skip : it;
+  if (unavailable) process.stdout.write(`[proof] disk-full case SKIPPED: ${unavailable}\n`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'disk-full-'));
+  let child: ChildProcess | undefined;
+  let url = '';
+
+  afterAll(() => {
+    child?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function ready(): Promise<number> {
+    try {
+      return (await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(3_000) })).status;
+    } catch {
+      return 0;
+    }
+  }
+
+  async function until(what: string, ok: () => Promise<boolean>, ms: number): Promise<number> {
+    const start = performance.now();
+    while (performance.now() - start < ms) {
+      if (await ok()) return performance.now() - start;
+      await sleep(50);
+    }
+    throw new Error(`${what}: not within ${ms} ms`);
+  }
+
+  const post = (name: string) =>
+    fetch(`${url}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name, price: '1.00' }),
+    });
+
+  maybe(
+    'should refuse writes with 503 + Retry-After, report not ready, write nothing half-way and recover when space is freed',
+    async () => {
+      const port = await freePort();
+      url = `http://127.0.0.1:${port}`;
+      // The product service's SQLite file on a 2 MiB tmpfs of its own mount namespace.
+      child = spawn(
+        'unshare',
+        [
+          '-rm',
+          'sh',
+          '-c',
+          `mount -t tmpfs -o size=2m tmpfs "${dir}" && exec "${process.execPath}" "${builtEntry('product-service')}"`,
+        ],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            NODE_ENV: 'test',
+            LOG_LEVEL: 'warn',
+            PORT: String(port),
+            DATABASE_PATH: join(dir, 'products.db'),
+          },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let logs = '';
+      child.stdout?.on('data', (c: Buffer) => (logs += c.toString()));
+      child.stderr?.on('data', (c: Buffer) => (logs += c.toString()));
+      await until('service ready', async () => (await ready()) === 200, 30_000);
+      expect((await post('before-full')).status).toBe(201);
+
+      // Fill the service's filesystem, seen from outside through the process's own root.
+      const filler = join(`/proc/${child.pid}/root`, dir, 'filler');
+      const fd = openSync(filler, 'w');
+      const block = Buffer.alloc(64 * 1024, 1);
+      let filled = 0;
+      try {
+        for (;;) {
+          writeSync(fd, block);
+          filled += block.length;
+        }
+      } catch (err) {
+        expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      } finally {
+        closeSync(fd);
+      }
+
+      // Writes go on while SQLite reuses space it holds; the first that needs more must say why.
+      let accepted = 0;
+      let refusal: Response | undefined;
+      const names: string[] = [];
+      for (let i = 0; i < 2_000 && !refusal; i++) {
+        const name = `while-full-${i}-${'x'.repeat(80)}`;
+        const res = await post(name);
+        if (res.status === 201) {
+          accepted++;
+          continue;
+        }
+        names.push(name);
+        refusal = res;
+      }
+      expect(refusal?.status).toBe(503);
+      const body = (await refusal!.json()) as { message: string };
+      expect(body.message).toBe('the service cannot store data now; try again later');
+      expect(refusal!.headers.get('retry-after')).toBe('5');
+      const notReadyMs = await until('readiness 503', async () => (await ready()) === 503, 3_000);
+
+      unlinkSync(filler);
+      const readyAgainMs = await until('readiness 200', async () => (await ready()) === 200, 5_000);
+      expect((await post('after-full')).status).toBe(201);
+      const list = (await (await fetch(`${url}/?limit=100&offset=0`)).json()) as {
+        total: number;
+        items: Array<{ name: string }>;
+      };
+      const refusedStored = list.items.filter((p) => p.name === names[0]).length;
+      // Seed rows, the one before, those accepted while full, the one after: nothing else.
+      expect(list.total).toBe(4 + 1 + accepted + 1);
+      expect(refusedStored).toBe(0);
+      expect(logs).toMatch(/database cannot take writes/);
+      results.record('disk full under the product service (2 MiB tmpfs)', {
+        fillerMb: round(filled / 2 ** 20, 2),
+        writesAcceptedAfterFull: accepted,
+        refusal: refusal!.status,
+        retryAfter: refusal!.headers.get('retry-after'),
+        msUntilNotReady: round(notReadyMs, 0),
+        msUntilReadyAfterFreeing: round(readyAgainMs, 0),
+        refusedRowsStored: refusedStored,
+        productsTotal: list.total,
+      });
+    },
+    90_000,
+  );
 });

@@ -1,5 +1,10 @@
-import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
-import { CreateIdempotencyRecords1765000000000, DatabaseModule } from '@app/database';
+import { CommonHttpModule, OpenApiInfo, serverConfig } from '@app/common';
+import {
+  CreateIdempotencyRecords1765000000000,
+  CreateStorageProbe1765000000100,
+  DatabaseModule,
+  ServiceHealthModule,
+} from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateOrders1764160000000 } from './migrations/1764160000000-create-orders';
@@ -23,6 +28,7 @@ export const CHECKOUT_SERVICE_API: OpenApiInfo = {
         CreateIdempotencyKeys1764160000001,
         CreateIdempotencyRecords1765000000000,
         MoveIdempotencyKeys1765000000001,
+        CreateStorageProbe1765000000100,
       ],
     }),
     ServiceHealthModule,

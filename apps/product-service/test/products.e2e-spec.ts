@@ -228,5 +228,6 @@ describe('product-service (e2e)', () => {
     await request(app.getHttpServer()).get('/health/live').expect(200);
     const ready = await request(app.getHttpServer()).get('/health/ready').expect(200);
     expect(ready.body.details.database.status).toBe('up');
+    expect(ready.body.details.storage).toEqual({ status: 'up', writable: true });
   });
 });

@@ -1,5 +1,10 @@
-import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
-import { CreateIdempotencyRecords1765000000000, DatabaseModule } from '@app/database';
+import { CommonHttpModule, OpenApiInfo, serverConfig } from '@app/common';
+import {
+  CreateIdempotencyRecords1765000000000,
+  CreateStorageProbe1765000000100,
+  DatabaseModule,
+  ServiceHealthModule,
+} from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateUsers1764150000000 } from './migrations/1764150000000-create-users';
@@ -17,7 +22,11 @@ export const USER_SERVICE_API: OpenApiInfo = {
     CommonHttpModule.forRoot({ service: 'user-service' }),
     DatabaseModule.forRoot({
       defaultFile: 'users.db',
-      migrations: [CreateUsers1764150000000, CreateIdempotencyRecords1765000000000],
+      migrations: [
+        CreateUsers1764150000000,
+        CreateIdempotencyRecords1765000000000,
+        CreateStorageProbe1765000000100,
+      ],
       seed: seedUsers,
     }),
     ServiceHealthModule,
