@@ -3,7 +3,8 @@ import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtEntry, ROOT } from '../support/app-process';
+import { createClient } from '@redis/client';
+import { AppProcess, builtEntry, ROOT } from '../support/app-process';
 import { freePort } from '../support/ports';
 import { ProofResults, round } from './support/proof-results';
 import { ADMIN, ProofSystem } from './support/proof-system';
@@ -309,4 +310,148 @@ describe('proof: a full disk answers 503 "cannot store data now" and turns readi
     },
     90_000,
   );
+});
+
+describe('proof: deleting an account, changing its password or removing a role revokes its tokens on every gateway replica', () => {
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const keyPrefix = `proof-identity-${process.pid}-${Date.now()}:`;
+  const shared = { JWT_SECRET: 'proof-identity-secret-of-at-least-32-bytes!' };
+  const proof = new ProofSystem({
+    env: { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: keyPrefix },
+    gatewayEnv: shared,
+    startTimeoutMs: 90_000,
+  });
+  let second: AppProcess;
+  let gateways: string[];
+  let adminToken: string;
+
+  beforeAll(async () => {
+    await proof.start();
+    second = new AppProcess('gateway', await freePort(), {
+      NODE_ENV: 'test',
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: keyPrefix,
+      GATEWAY_CONFIG: join(proof.system.dataDir, 'gateway.yaml'),
+      ...shared,
+    });
+    await second.start(90_000);
+    gateways = [proof.url, second.url];
+    adminToken = await proof.login(ADMIN);
+  }, 240_000);
+
+  afterAll(async () => {
+    results.write();
+    await second?.stop();
+    await proof.stop();
+    const redis = createClient({ url: redisUrl });
+    await redis.connect();
+    for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await redis.del(keys);
+    }
+    await redis.close();
+  }, 30_000);
+
+  async function call(
+    gateway: string,
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+  ) {
+    const res = await fetch(`${gateway}${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.text()) || null };
+  }
+
+  async function signUp(who: string): Promise<{ id: number; email: string; password: string }> {
+    const email = `${who}-${Date.now()}@example.com`;
+    const password = `${who}-password-1`;
+    const res = await call(proof.url, 'POST', '/api/users', undefined, {
+      name: who,
+      email,
+      password,
+    });
+    expect(res.status).toBe(201);
+    return { id: (JSON.parse(res.body!) as { id: number }).id, email, password };
+  }
+
+  /** Both replicas accept the token now; after `change`, how long until both refuse it with 401. */
+  async function revokedWithin(token: string, change: () => Promise<void>): Promise<number> {
+    for (const g of gateways) {
+      expect((await call(g, 'GET', '/api/checkout/orders', token)).status).toBe(200);
+    }
+    await change();
+    const changed = performance.now();
+    const refused = new Set<string>();
+    while (performance.now() - changed < 5_000 && refused.size < gateways.length) {
+      for (const g of gateways) {
+        const res = await call(g, 'GET', '/api/checkout/orders', token);
+        if (res.status === 401) refused.add(g);
+      }
+      if (refused.size < gateways.length) await sleep(20);
+    }
+    expect(refused.size).toBe(gateways.length);
+    return performance.now() - changed;
+  }
+
+  it('should refuse the tokens of a deleted account on both replicas within 1 s', async () => {
+    const user = await signUp('deleted');
+    const token = await proof.login({ email: user.email, password: user.password });
+    const ms = await revokedWithin(token, async () => {
+      expect((await call(second.url, 'DELETE', `/api/users/${user.id}`, token)).status).toBe(204);
+    });
+    expect(ms).toBeLessThan(1_000);
+    results.record('account deleted: old token refused by both gateways', {
+      gateways: 2,
+      msUntilRefusedEverywhere: round(ms, 0),
+    });
+  });
+
+  it('should refuse the tokens from before a password change on both replicas within 1 s', async () => {
+    const user = await signUp('rekeyed');
+    const token = await proof.login({ email: user.email, password: user.password });
+    const password = 'a-new-password-2';
+    const ms = await revokedWithin(token, async () => {
+      const res = await call(proof.url, 'PATCH', `/api/users/${user.id}`, token, { password });
+      expect(res.status).toBe(200);
+    });
+    expect(ms).toBeLessThan(1_000);
+    const fresh = await proof.login({ email: user.email, password });
+    for (const g of gateways) {
+      expect((await call(g, 'GET', '/api/checkout/orders', fresh)).status).toBe(200);
+    }
+    results.record('password changed: old token refused by both gateways, new login works', {
+      gateways: 2,
+      msUntilRefusedEverywhere: round(ms, 0),
+    });
+  });
+
+  it('should refuse the tokens of a user who lost a role on both replicas within 1 s', async () => {
+    const user = await signUp('demoted');
+    const grant = await call(proof.url, 'PUT', `/api/users/${user.id}/roles`, adminToken, {
+      roles: ['user', 'auditor'],
+    });
+    expect(grant.status).toBe(200);
+    const token = await proof.login({ email: user.email, password: user.password });
+    const ms = await revokedWithin(token, async () => {
+      const res = await call(second.url, 'PUT', `/api/users/${user.id}/roles`, adminToken, {
+        roles: ['user'],
+      });
+      expect(res.status).toBe(200);
+    });
+    expect(ms).toBeLessThan(1_000);
+    const fresh = await proof.login({ email: user.email, password: user.password });
+    const me = await call(proof.url, 'GET', '/api/auth/me', fresh);
+    expect((JSON.parse(me.body!) as { roles: string[] }).roles).toEqual(['user']);
+    results.record('role removed: old token refused by both gateways', {
+      gateways: 2,
+      msUntilRefusedEverywhere: round(ms, 0),
+    });
+  });
 });

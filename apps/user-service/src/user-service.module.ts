@@ -8,6 +8,7 @@ import {
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateUsers1764150000000 } from './migrations/1764150000000-create-users';
+import { AddEmailSkeleton1765000000200 } from './migrations/1765000000200-add-email-skeleton';
 import { UsersModule } from './users/users.module';
 import { seedUsers } from './users/users.seed';
 
@@ -26,6 +27,7 @@ export const USER_SERVICE_API: OpenApiInfo = {
         CreateUsers1764150000000,
         CreateIdempotencyRecords1765000000000,
         CreateStorageProbe1765000000100,
+        AddEmailSkeleton1765000000200,
       ],
       seed: seedUsers,
     }),

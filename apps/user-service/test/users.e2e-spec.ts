@@ -176,6 +176,46 @@ describe('user-service (e2e)', () => {
     });
   });
 
+  describe('canonical email', () => {
+    it('should register full-width, padded and upper-case spellings as one address', async () => {
+      const server = app.getHttpServer();
+      const local = `wide${run}`;
+      const wide = [...local].map((c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0)).join('');
+      const res = await request(server)
+        .post('/')
+        .send({ name: 'Wide', email: `  ${wide}@EXAMPLE.com `, password: 'wide-password' })
+        .expect(201);
+      expect(res.body.email).toBe(`${local}@example.com`);
+      await verify(app, `${local.toUpperCase()}@example.com`, 'wide-password').expect(200);
+      await request(server)
+        .post('/')
+        .send({ name: 'Again', email: `${local}@example.com`, password: 'wide-password' })
+        .expect(409);
+    });
+
+    it('should refuse a look-alike of an existing address with 409, at sign-up and on change', async () => {
+      const server = app.getHttpServer();
+      const real = await register(`paypal${run}`);
+      // Cyrillic а in place of the Latin a.
+      const fake = real.email.replace('paypal', 'p\u0430yp\u0430l');
+      const res = await request(server)
+        .post('/')
+        .send({ name: 'Fake', email: fake, password: 'fake-password' })
+        .expect(409);
+      expect(res.body.message).toBe('email looks like the address of an existing account');
+      const other = await register(`other${run}`);
+      await request(server).patch(`/${other.id}`).set(as(other)).send({ email: fake }).expect(409);
+    });
+
+    it('should refuse a quoted local part with 400 naming the rule', async () => {
+      const res = await request(app.getHttpServer())
+        .post('/')
+        .send({ name: 'Q', email: '"ada lovelace"@example.com', password: 'quoted-password' })
+        .expect(400);
+      expect(res.body.message).toMatch(/email must not contain quotes, backslashes or spaces/);
+    });
+  });
+
   describe('listing', () => {
     it('should page through users in id order with limit, offset and total', async () => {
       const server = app.getHttpServer();

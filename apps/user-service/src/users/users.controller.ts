@@ -1,5 +1,5 @@
 import { ApiErrors, ApiIdParam, ApiPageResponse, IdParamPipe } from '@app/common';
-import { Identity, Page, PaginationQueryDto, UserView } from '@app/contracts';
+import { Identity, Page, PaginationQueryDto, SetRolesDto, UserView } from '@app/contracts';
 import { IdempotencyService, IdempotentWrite, sendIdempotent, WriteRequest } from '@app/database';
 import {
   Body,
@@ -9,6 +9,7 @@ import {
   Param,
   Patch,
   Post,
+  Put,
   Query,
   Res,
   UseGuards,
@@ -116,6 +117,30 @@ export class UsersController {
     };
     const result = await this.idempotency.perform(write, fingerprint, 200, (sealBody) =>
       this.users.update(id, dto, actor, sealBody),
+    );
+    return sendIdempotent(res, result);
+  }
+
+  @Put(':id/roles')
+  @ApiIdParam()
+  @AdminOnly()
+  @ApiOperation({
+    summary: "Set a user's roles",
+    description: 'Admins only. Removing a role revokes every token of the user at once.',
+  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOkResponse({ type: UserView })
+  @ApiErrors(400, 403, 404, 409, 422, 503)
+  async setRoles(
+    @Param('id', IdParamPipe) id: number,
+    @Body() dto: SetRolesDto,
+    @CurrentIdentity() actor: Identity,
+    @IdempotentWrite() write: WriteRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown> {
+    const fingerprint = { op: 'users.setRoles', id, roles: [...dto.roles].sort().join(',') };
+    const result = await this.idempotency.perform(write, fingerprint, 200, (sealBody) =>
+      this.users.setRoles(id, dto.roles, actor, sealBody),
     );
     return sendIdempotent(res, result);
   }

@@ -7,6 +7,8 @@ import { AdminBootstrap } from './admin-bootstrap.service';
 import { CredentialsController } from './credentials.controller';
 import { IdentityGuard } from './identity.guard';
 import { PasswordHasher } from './password-hasher';
+import { SessionRevoker } from './session-revoker';
+import { sessionsConfig } from './sessions.config';
 import { User } from './user.entity';
 import { UsersController } from './users.controller';
 import { UsersService } from './users.service';
@@ -15,6 +17,7 @@ import { UsersService } from './users.service';
   imports: [
     TypeOrmModule.forFeature([User]),
     ConfigModule.forFeature(adminBootstrapConfig),
+    ConfigModule.forFeature(sessionsConfig),
     IdempotencyModule,
   ],
   // The internal controller first, so its fixed path is registered ahead of `/:id`.
@@ -23,6 +26,7 @@ import { UsersService } from './users.service';
     UsersService,
     IdentityGuard,
     AdminBootstrap,
+    SessionRevoker,
     { provide: PasswordHasher, useValue: new PasswordHasher() },
   ],
 })

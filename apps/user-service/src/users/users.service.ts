@@ -1,4 +1,4 @@
-import { Identity, Page, PaginationQueryDto, UserView } from '@app/contracts';
+import { emailSkeleton, Identity, Page, PaginationQueryDto, UserView } from '@app/contracts';
 import {
   ConflictException,
   Injectable,
@@ -10,6 +10,7 @@ import { isUniqueViolation, NO_SEAL_BODY, SealBody, WriteLock } from '@app/datab
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
+import { SessionRevoker } from './session-revoker';
 import {
   CreateUserBody,
   normaliseEmail,
@@ -29,6 +30,7 @@ export class UsersService {
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
     private readonly writeLock: WriteLock,
+    private readonly sessions: SessionRevoker,
   ) {}
 
   async list({ limit, offset }: PaginationQueryDto): Promise<Page<UserView>> {
@@ -56,6 +58,7 @@ export class UsersService {
     const user = this.users.create({
       name: dto.name,
       email,
+      emailSkeleton: emailSkeleton(email),
       passwordHash: await this.hasher.hash(dto.password),
       roles: [...DEFAULT_ROLES],
       createdAt: now,
@@ -81,17 +84,22 @@ export class UsersService {
     if (dto.name !== undefined) changes.name = dto.name;
     if (dto.email !== undefined && normaliseEmail(dto.email) !== user.email) {
       changes.email = normaliseEmail(dto.email);
-      await this.assertEmailFree(changes.email);
+      changes.emailSkeleton = emailSkeleton(changes.email);
+      await this.assertEmailFree(changes.email, id);
     }
     if (dto.password !== undefined) changes.passwordHash = await this.hasher.hash(dto.password);
     changes.updatedAt = new Date().toISOString();
+    const signOut = changes.passwordHash !== undefined;
     const view = await this.write(async (manager) => {
       const result = await manager.update(User, { id }, changes);
       if (!result.affected) throw this.notFound(id);
       const updated = Object.assign(user, changes).toView();
       await sealBody(manager, updated);
+      // Last, so that a refusal rolls the change back.
+      if (signOut) await this.sessions.revokeOrRefuse(id, 'password changed');
       return updated;
     });
+    if (signOut) this.sessions.revokeAfterCommit(id, 'password changed');
     this.logger.log({
       msg: 'user updated',
       userId: id,
@@ -106,8 +114,36 @@ export class UsersService {
       const result = await manager.delete(User, { id });
       if (!result.affected) throw this.notFound(id);
       await sealBody(manager, null);
+      await this.sessions.revokeOrRefuse(id, 'account deleted');
     });
+    this.sessions.revokeAfterCommit(id, 'account deleted');
     this.logger.log({ msg: 'user deleted', userId: id, by: actor.userId });
+  }
+
+  /** Sets the account's roles (admins only); removing any role signs the user out everywhere. */
+  async setRoles(
+    id: number,
+    roles: string[],
+    actor: Identity,
+    sealBody: SealBody = NO_SEAL_BODY,
+  ): Promise<UserView> {
+    const user = await this.findOrFail(id);
+    const removed = user.roles.filter((r) => !roles.includes(r));
+    const view = await this.write(async (manager) => {
+      const result = await manager.update(
+        User,
+        { id },
+        { roles, updatedAt: new Date().toISOString() },
+      );
+      if (!result.affected) throw this.notFound(id);
+      const updated = Object.assign(user, { roles }).toView();
+      await sealBody(manager, updated);
+      if (removed.length > 0) await this.sessions.revokeOrRefuse(id, 'role removed');
+      return updated;
+    });
+    if (removed.length > 0) this.sessions.revokeAfterCommit(id, 'role removed');
+    this.logger.log({ msg: 'user roles set', userId: id, by: actor.userId, roles, removed });
+    return view;
   }
 
   /** The user behind an email and password; one answer for an unknown email and a wrong password. */
@@ -118,8 +154,13 @@ export class UsersService {
     return user.toView();
   }
 
-  private async assertEmailFree(email: string): Promise<void> {
+  /** 409 when another account has the address, or one that looks the same (`emailSkeleton`). */
+  private async assertEmailFree(email: string, ownId?: number): Promise<void> {
     if (await this.users.existsBy({ email })) throw this.emailTaken();
+    const lookAlike = await this.users.findOneBy({ emailSkeleton: emailSkeleton(email) });
+    if (lookAlike && lookAlike.id !== ownId) {
+      throw new ConflictException('email looks like the address of an existing account');
+    }
   }
 
   private async write<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
