@@ -39,13 +39,14 @@ describe('proof: services honour Idempotency-Key and recover claims of a crashed
       '    intervalMs: 300',
       '    timeoutMs: 300',
     ].join('\n'),
+    startTimeoutMs: 90_000,
   });
   let adminToken: string;
 
   beforeAll(async () => {
     await proof.start();
     adminToken = await proof.login(ADMIN);
-  }, 120_000);
+  }, 240_000);
 
   afterAll(async () => {
     results.write();
