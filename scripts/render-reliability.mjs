@@ -7,7 +7,7 @@ const root = resolve(import.meta.dirname, '..');
 const resultsDir = join(root, 'test', 'proof', '.results');
 const out = join(root, 'docs', 'reliability.md');
 
-const ORDER = ['protocol', 'faults', 'exactly-once', 'soak'];
+const ORDER = ['protocol', 'faults', 'exactly-once', 'services', 'soak'];
 
 const WHAT = {
   protocol:
@@ -20,6 +20,11 @@ const WHAT = {
     'Keyed `POST /api/checkout` by concurrent clients that retry on any failure, while the proxy in ' +
     'front of the checkout service resets 10% of the requests after they were sent and delays 10% ' +
     "(half of them beyond the per-try timeout). Orders are counted in the service's SQLite file.",
+  services:
+    'Keyed product writes whose answer is lost (reset after the replica received the request) and a ' +
+    'checkout service killed with SIGKILL while it holds a key; the product service on a 2 MiB tmpfs ' +
+    'filled to the last byte; two gateway replicas sharing Redis while accounts are deleted, ' +
+    'their passwords changed and a role removed.',
   soak:
     'Bounded mixed load (public reads, authenticated reads, keyed checkouts, bad ids, clients that ' +
     'abort) against the gateway; its heap, RSS and open sockets are read before, at the peak and after.',

@@ -187,9 +187,9 @@ describe('proof: exactly-once checkout through resets and delays', () => {
       completedKeys = (
         db
           .prepare(
-            "SELECT COUNT(*) AS n FROM idempotency_keys WHERE user_id = ? AND status = 'COMPLETED'",
+            "SELECT COUNT(*) AS n FROM idempotency_records WHERE scope = ? AND status = 'COMPLETED'",
           )
-          .get(userId) as { n: number }
+          .get(`user:${userId}`) as { n: number }
       ).n;
     } finally {
       db.close();

@@ -11,6 +11,8 @@ export interface SystemOptions {
   gatewayEnv?: Record<string, string>;
   /** The address the gateway is given for a replica (e.g. a proxy in front of it); the replica's own by default. */
   gatewayTarget?: (service: string, replica: AppProcess) => string | Promise<string>;
+  /** How long each process may take to become ready (default 30 s; longer on a loaded machine). */
+  startTimeoutMs?: number;
   /** YAML lines for the gateway config's `defaults:` section (indented by two spaces). */
   gatewayDefaults?: string;
 }
@@ -48,7 +50,11 @@ export class System {
       PRODUCT_SERVICE_URLS: this.products.map((p) => p.url).join(','),
       USER_SERVICE_URLS: this.users.map((u) => u.url).join(','),
     });
-    await Promise.all([...this.products, ...this.users, this.checkout].map((p) => p.start()));
+    await Promise.all(
+      [...this.products, ...this.users, this.checkout].map((p) =>
+        p.start(this.options.startTimeoutMs),
+      ),
+    );
     const configPath = join(this.dataDir, 'gateway.yaml');
     writeFileSync(configPath, await this.gatewayConfig());
     // Its port is taken only now: whatever gatewayConfig() started listens on a port the OS chose.
@@ -57,7 +63,7 @@ export class System {
       GATEWAY_CONFIG: configPath,
       ...this.options.gatewayEnv,
     });
-    await this.gateway.start();
+    await this.gateway.start(this.options.startTimeoutMs);
   }
 
   async stop(): Promise<void> {

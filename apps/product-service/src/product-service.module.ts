@@ -1,5 +1,10 @@
-import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceHealthModule } from '@app/common';
-import { DatabaseModule } from '@app/database';
+import { CommonHttpModule, OpenApiInfo, serverConfig } from '@app/common';
+import {
+  CreateIdempotencyRecords1765000000000,
+  CreateStorageProbe1765000000100,
+  DatabaseModule,
+  ServiceHealthModule,
+} from '@app/database';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { CreateProducts1764140000000 } from './migrations/1764140000000-create-products';
@@ -17,7 +22,11 @@ export const PRODUCT_SERVICE_API: OpenApiInfo = {
     CommonHttpModule.forRoot({ service: 'product-service' }),
     DatabaseModule.forRoot({
       defaultFile: 'products.db',
-      migrations: [CreateProducts1764140000000],
+      migrations: [
+        CreateProducts1764140000000,
+        CreateIdempotencyRecords1765000000000,
+        CreateStorageProbe1765000000100,
+      ],
       seed: seedProducts,
     }),
     ServiceHealthModule,

@@ -66,6 +66,104 @@ describe('product-service (e2e)', () => {
     await request(server).get(`/${id}`).expect(404);
   });
 
+  describe('Idempotency-Key', () => {
+    const admin = { 'x-user-id': '1', 'x-user-roles': 'admin,user' };
+    const run = Date.now().toString(36);
+    const count = async () =>
+      (await request(app.getHttpServer()).get('/?limit=1').expect(200)).body.total as number;
+
+    it('should create one product for two POSTs with one key and replay the first answer', async () => {
+      const server = app.getHttpServer();
+      const headers = { ...admin, 'idempotency-key': `create-${run}` };
+      const before = await count();
+      const first = await request(server)
+        .post('/')
+        .set(headers)
+        .send({ name: 'Keyed', price: '2.50' });
+      expect(first.status).toBe(201);
+      const again = await request(server)
+        .post('/')
+        .set(headers)
+        .send({ price: '2.5', name: 'Keyed' })
+        .expect(201);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+      expect(again.body).toEqual(first.body);
+      expect(await count()).toBe(before + 1);
+    });
+
+    it('should refuse the key with another body with 422 and create nothing', async () => {
+      const server = app.getHttpServer();
+      const headers = { ...admin, 'idempotency-key': `mismatch-${run}` };
+      await request(server).post('/').set(headers).send({ name: 'A', price: '1.00' }).expect(201);
+      const before = await count();
+      const res = await request(server)
+        .post('/')
+        .set(headers)
+        .send({ name: 'B', price: '1.00' })
+        .expect(422);
+      expect(res.body.message).toBe('Idempotency-Key was already used with a different request');
+      expect(await count()).toBe(before);
+    });
+
+    it('should create exactly one product for ten simultaneous POSTs with one key', async () => {
+      const server = app.getHttpServer();
+      const headers = { ...admin, 'idempotency-key': `burst-${run}` };
+      const before = await count();
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          request(server).post('/').set(headers).send({ name: 'Burst', price: '3.00' }),
+        ),
+      );
+      const fresh = answers.filter((r) => r.status === 201 && !r.headers['idempotency-replayed']);
+      expect(fresh).toHaveLength(1);
+      for (const r of answers) {
+        if (r.status === 409) {
+          expect(r.body.message).toBe('a request with this Idempotency-Key is still in progress');
+        } else {
+          expect({ status: r.status, body: r.body }).toEqual({ status: 201, body: fresh[0].body });
+        }
+      }
+      expect(await count()).toBe(before + 1);
+    });
+
+    it('should replay a keyed PATCH and DELETE, and keep the keys of two users apart', async () => {
+      const server = app.getHttpServer();
+      const id = (
+        await request(server).post('/').set(admin).send({ name: 'P', price: '1.00' }).expect(201)
+      ).body.id as number;
+      const patch = { ...admin, 'idempotency-key': `patch-${run}` };
+      await request(server).patch(`/${id}`).set(patch).send({ price: '4.00' }).expect(200);
+      const replay = await request(server)
+        .patch(`/${id}`)
+        .set(patch)
+        .send({ price: '4.00' })
+        .expect(200);
+      expect(replay.headers['idempotency-replayed']).toBe('true');
+      // The same key used for another operation is another request.
+      await request(server).delete(`/${id}`).set(patch).expect(422);
+      const del = { ...admin, 'idempotency-key': `delete-${run}` };
+      await request(server).delete(`/${id}`).set(del).expect(204);
+      const again = await request(server).delete(`/${id}`).set(del).expect(204);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+      await request(server).delete(`/${id}`).set(admin).expect(404);
+      const other = {
+        'x-user-id': '2',
+        'x-user-roles': 'admin',
+        'idempotency-key': `delete-${run}`,
+      };
+      await request(server).delete(`/${id}`).set(other).expect(404);
+    });
+
+    it('should refuse a malformed key with 400', async () => {
+      const res = await request(app.getHttpServer())
+        .post('/')
+        .set({ ...admin, 'idempotency-key': 'has space' })
+        .send({ name: 'x', price: '1.00' })
+        .expect(400);
+      expect(res.body.message).toBe('Idempotency-Key must be 1 to 255 visible ASCII characters');
+    });
+  });
+
   it.each([
     [{ name: 'x', price: '1.234' }, /price must be a non-negative decimal/],
     [{ name: 'x', price: '-1' }, /price must be/],
@@ -130,5 +228,6 @@ describe('product-service (e2e)', () => {
     await request(app.getHttpServer()).get('/health/live').expect(200);
     const ready = await request(app.getHttpServer()).get('/health/ready').expect(200);
     expect(ready.body.details.database.status).toBe('up');
+    expect(ready.body.details.storage).toEqual({ status: 'up', writable: true });
   });
 });

@@ -13,9 +13,15 @@ describe('user-service OpenAPI (e2e)', () => {
 
   it('should list the user routes and the internal credential check, without health probes', () => {
     expect(doc.info.title).toBe('user-service');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/', '/internal/credentials/verify', '/{id}']);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      '/',
+      '/internal/credentials/verify',
+      '/{id}',
+      '/{id}/roles',
+    ]);
     expect(Object.keys(doc.paths['/']).sort()).toEqual(['get', 'post']);
     expect(Object.keys(doc.paths['/{id}']).sort()).toEqual(['delete', 'get', 'patch']);
+    expect(Object.keys(doc.paths['/{id}/roles'])).toEqual(['put']);
   });
 
   it('should give the registration body with name, email and password, all required', () => {

@@ -133,6 +133,89 @@ describe('user-service (e2e)', () => {
     });
   });
 
+  describe('Idempotency-Key', () => {
+    it('should register once for a sign-up retried with its key, and refuse the key with another body', async () => {
+      const server = app.getHttpServer();
+      const body = { name: 'Keyed', email: emailOf('keyed'), password: 'keyed-password' };
+      const before = await total();
+      const first = await request(server)
+        .post('/')
+        .set('idempotency-key', `signup-${run}`)
+        .send(body)
+        .expect(201);
+      const again = await request(server)
+        .post('/')
+        .set('idempotency-key', `signup-${run}`)
+        .send({ ...body, email: ` ${body.email.toUpperCase()} ` })
+        .expect(201);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+      expect(again.body).toEqual(first.body);
+      await request(server)
+        .post('/')
+        .set('idempotency-key', `signup-${run}`)
+        .send({ ...body, name: 'Other' })
+        .expect(422);
+      expect(await total()).toBe(before + 1);
+    });
+
+    it('should replay a keyed profile update and delete', async () => {
+      const server = app.getHttpServer();
+      const user = await register('keyed-update');
+      const headers = { ...as(user), 'idempotency-key': `update-${run}` };
+      await request(server).patch(`/${user.id}`).set(headers).send({ name: 'New' }).expect(200);
+      const replay = await request(server)
+        .patch(`/${user.id}`)
+        .set(headers)
+        .send({ name: 'New' })
+        .expect(200);
+      expect(replay.headers['idempotency-replayed']).toBe('true');
+      const del = { ...as(user), 'idempotency-key': `delete-${run}` };
+      await request(server).delete(`/${user.id}`).set(del).expect(204);
+      const again = await request(server).delete(`/${user.id}`).set(del).expect(204);
+      expect(again.headers['idempotency-replayed']).toBe('true');
+    });
+  });
+
+  describe('canonical email', () => {
+    it('should register full-width, padded and upper-case spellings as one address', async () => {
+      const server = app.getHttpServer();
+      const local = `wide${run}`;
+      const wide = [...local].map((c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0)).join('');
+      const res = await request(server)
+        .post('/')
+        .send({ name: 'Wide', email: `  ${wide}@EXAMPLE.com `, password: 'wide-password' })
+        .expect(201);
+      expect(res.body.email).toBe(`${local}@example.com`);
+      await verify(app, `${local.toUpperCase()}@example.com`, 'wide-password').expect(200);
+      await request(server)
+        .post('/')
+        .send({ name: 'Again', email: `${local}@example.com`, password: 'wide-password' })
+        .expect(409);
+    });
+
+    it('should refuse a look-alike of an existing address with 409, at sign-up and on change', async () => {
+      const server = app.getHttpServer();
+      const real = await register(`paypal${run}`);
+      // Cyrillic а in place of the Latin a.
+      const fake = real.email.replace('paypal', 'p\u0430yp\u0430l');
+      const res = await request(server)
+        .post('/')
+        .send({ name: 'Fake', email: fake, password: 'fake-password' })
+        .expect(409);
+      expect(res.body.message).toBe('email looks like the address of an existing account');
+      const other = await register(`other${run}`);
+      await request(server).patch(`/${other.id}`).set(as(other)).send({ email: fake }).expect(409);
+    });
+
+    it('should refuse a quoted local part with 400 naming the rule', async () => {
+      const res = await request(app.getHttpServer())
+        .post('/')
+        .send({ name: 'Q', email: '"ada lovelace"@example.com', password: 'quoted-password' })
+        .expect(400);
+      expect(res.body.message).toMatch(/email must not contain quotes, backslashes or spaces/);
+    });
+  });
+
   describe('listing', () => {
     it('should page through users in id order with limit, offset and total', async () => {
       const server = app.getHttpServer();

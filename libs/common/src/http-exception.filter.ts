@@ -13,13 +13,20 @@ import type { ErrorBody } from '@app/contracts';
 import { APP_PINO } from './request-context.middleware';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
 import { RetryLaterException } from './retry-later.exception';
+import { isStorageUnavailable, StorageUnavailableException } from './storage-failure';
 
 /** Every error leaves as `{ statusCode, error, message, requestId }`; unexpected ones are logged with their stack. */
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   constructor(@Inject(APP_PINO) private readonly logger: PinoLogger) {}
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(caught: unknown, host: ArgumentsHost): void {
+    const storageDown = isStorageUnavailable(caught);
+    if (storageDown) {
+      // Logged here, with the driver's own error, since the answer hides it.
+      this.logger.error({ err: caught }, 'database cannot take writes; answering 503');
+    }
+    const exception = storageDown ? new StorageUnavailableException() : caught;
     const ctx = host.switchToHttp();
     const req = ctx.getRequest<Request>();
     const res = ctx.getResponse<Response>();

@@ -1,5 +1,19 @@
 import { ApiProperty, PartialType } from '@nestjs/swagger';
-import { IsEmail, IsNotEmpty, IsString, MaxLength, MinLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayUnique,
+  IsArray,
+  IsEmail,
+  IsNotEmpty,
+  IsString,
+  Matches,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+
+/** Quoted local parts (RFC 5321 `"a b"@x`) and spaces inside an address are not accepted. */
+const UNQUOTED_EMAIL = /^[^"\\\s]+$/;
+const UNQUOTED_EMAIL_MESSAGE = 'email must not contain quotes, backslashes or spaces';
 
 export class CreateUserDto {
   @ApiProperty({ minLength: 1, maxLength: 100, example: 'Ada Lovelace' })
@@ -9,6 +23,7 @@ export class CreateUserDto {
   name!: string;
 
   @ApiProperty({ format: 'email', maxLength: 254, example: 'ada@example.com' })
+  @Matches(UNQUOTED_EMAIL, { message: UNQUOTED_EMAIL_MESSAGE })
   @IsEmail()
   @MaxLength(254)
   email!: string;
@@ -24,6 +39,7 @@ export class UpdateUserDto extends PartialType(CreateUserDto) {}
 
 export class VerifyCredentialsDto {
   @ApiProperty({ format: 'email', maxLength: 254, example: 'user@example.com' })
+  @Matches(UNQUOTED_EMAIL, { message: UNQUOTED_EMAIL_MESSAGE })
   @IsEmail()
   @MaxLength(254)
   email!: string;
@@ -46,5 +62,18 @@ export class UserView {
   email!: string;
 
   @ApiProperty({ type: [String], example: ['user'] })
+  roles!: string[];
+}
+
+/** An account's roles, set as a whole by an admin. */
+export class SetRolesDto {
+  @ApiProperty({ type: [String], example: ['user'], maxItems: 10 })
+  @IsArray()
+  @ArrayMaxSize(10)
+  @ArrayUnique()
+  @Matches(/^[a-z][a-z0-9-]{0,31}$/, {
+    each: true,
+    message: 'each role must be 1 to 32 lower-case letters, digits or "-", starting with a letter',
+  })
   roles!: string[];
 }

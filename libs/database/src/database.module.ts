@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { DataSource, MigrationInterface } from 'typeorm';
 import { databaseConfig } from './database.config';
 import { prepareSchema, SeedFunction } from './migrations';
+import { WriteLock } from './write-lock';
 
 export interface DatabaseModuleOptions {
   /** SQLite file used when neither `DATABASE_URL` nor `DATABASE_PATH` is set, under `./data`. */
@@ -68,6 +69,8 @@ export class DatabaseModule {
   static forRoot(options: DatabaseModuleOptions): DynamicModule {
     return {
       module: DatabaseModule,
+      // One WriteLock per app: two would each let a write into the other's open transaction.
+      global: true,
       imports: [
         ConfigModule.forFeature(databaseConfig),
         TypeOrmModule.forRootAsync({
@@ -77,7 +80,12 @@ export class DatabaseModule {
             databaseOptions(config, options),
         }),
       ],
-      providers: [{ provide: DATABASE_MODULE_OPTIONS, useValue: options }, SchemaPreparer],
+      providers: [
+        { provide: DATABASE_MODULE_OPTIONS, useValue: options },
+        SchemaPreparer,
+        WriteLock,
+      ],
+      exports: [WriteLock],
     };
   }
 }

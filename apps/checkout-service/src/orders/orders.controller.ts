@@ -1,5 +1,6 @@
 import { CreateOrderDto, OrderView, Page, PaginationQueryDto } from '@app/contracts';
 import { ApiErrors, ApiIdParam, ApiPageResponse, IdParamPipe } from '@app/common';
+import { IdempotencyKeyHeader, IdempotencyKeyPipe, sendIdempotent } from '@app/database';
 import {
   Body,
   Controller,
@@ -21,10 +22,7 @@ import {
 import type { Response } from 'express';
 import type { CallContext } from '../clients/call-context';
 import { Caller, IdentityGuard } from '../identity/identity.guard';
-import { IdempotencyKeyHeader, IdempotencyKeyPipe } from './idempotency-key.pipe';
 import { OrdersService } from './orders.service';
-
-export const IDEMPOTENCY_REPLAYED_HEADER = 'Idempotency-Replayed';
 
 /** Mounted at the service root: the gateway strips `/api/checkout` before forwarding. */
 @ApiTags('orders')
@@ -55,10 +53,7 @@ export class OrdersController {
     @Res({ passthrough: true }) res: Response,
   ): Promise<unknown> {
     if (key === undefined) return this.orders.place(caller, dto);
-    const { response, replayed } = await this.orders.placeOnce(caller, dto, key);
-    res.status(response.status);
-    if (replayed) res.setHeader(IDEMPOTENCY_REPLAYED_HEADER, 'true');
-    return response.body;
+    return sendIdempotent(res, await this.orders.placeOnce(caller, dto, key));
   }
 
   @Get('orders')

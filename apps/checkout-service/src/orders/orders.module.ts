@@ -1,16 +1,14 @@
 import { Module } from '@nestjs/common';
+import { IdempotencyModule } from '@app/database';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClientsModule } from '../clients/clients.module';
-import { IdempotencyKey } from './idempotency-key.entity';
-import { IdempotencyService } from './idempotency.service';
 import { Order } from './order.entity';
 import { OrdersController } from './orders.controller';
 import { OrdersService } from './orders.service';
-import { WriteLock } from './write-lock';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Order, IdempotencyKey]), ClientsModule],
+  imports: [TypeOrmModule.forFeature([Order]), IdempotencyModule, ClientsModule],
   controllers: [OrdersController],
-  providers: [OrdersService, IdempotencyService, WriteLock],
+  providers: [OrdersService],
 })
 export class OrdersModule {}

@@ -14,14 +14,13 @@ import {
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { IdempotencyService, IdempotentResult, requestHash, WriteLock } from '@app/database';
 import { EntityManager, Repository } from 'typeorm';
 import { CallContext } from '../clients/call-context';
 import { ProductClient } from '../clients/product.client';
 import { UserClient } from '../clients/user.client';
-import { IdempotencyService, IdempotentResult, requestHash } from './idempotency.service';
 import { Order } from './order.entity';
 import { orderTotalMinor } from './order-total';
-import { WriteLock } from './write-lock';
 
 /** Largest value of the `integer` id column on PostgreSQL. */
 const MAX_ORDER_ID = 2_147_483_647;
@@ -54,7 +53,7 @@ export class OrdersService {
   /** `place`, at most once per (user, `key`): a retry with the key gets the first answer again. */
   placeOnce(ctx: CallContext, dto: CreateOrderDto, key: string): Promise<IdempotentResult> {
     const scope = {
-      userId: ctx.identity.userId,
+      scope: `user:${ctx.identity.userId}`,
       key,
       requestHash: requestHash({ productId: dto.productId, quantity: dto.quantity }),
       requestId: ctx.requestId,

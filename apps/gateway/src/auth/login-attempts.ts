@@ -1,3 +1,4 @@
+import { canonicalEmail } from '@app/contracts';
 import { createHash } from 'node:crypto';
 import type { RateLimitStore } from '../redis/rate-limit-store';
 
@@ -22,7 +23,7 @@ export class LoginRateLimiter {
   ) {}
 
   async admit(clientIp: string, email: string): Promise<LoginAdmission> {
-    const emailKey = createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
+    const emailKey = createHash('sha256').update(canonicalEmail(email)).digest('base64url');
     const windowMs = this.limits.windowSeconds * 1000;
     const [ip, mail] = await this.counter.hit(
       [`ip:${clientIp}`, `email:${emailKey}`],

@@ -6,20 +6,18 @@ import {
   toMinorUnits,
   UpdateProductDto,
 } from '@app/contracts';
+import { NO_SEAL_BODY, SealBody, WriteLock } from '@app/database';
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { Product } from './product.entity';
-
-/**
- * Each write is one statement, atomic on its own. Without a wrapping transaction, concurrent writes
- * do not nest as savepoints on better-sqlite3's single shared connection.
- */
-const SINGLE_STATEMENT = { transaction: false } as const;
 
 @Injectable()
 export class ProductsService {
-  constructor(@InjectRepository(Product) private readonly products: Repository<Product>) {}
+  constructor(
+    @InjectRepository(Product) private readonly products: Repository<Product>,
+    private readonly writeLock: WriteLock,
+  ) {}
 
   async list({ limit, offset }: PaginationQueryDto): Promise<Page<ProductView>> {
     const [rows, total] = await this.products.findAndCount({
@@ -34,32 +32,52 @@ export class ProductsService {
     return (await this.findOrFail(id)).toView();
   }
 
-  async create(dto: CreateProductDto): Promise<ProductView> {
-    const now = new Date().toISOString();
-    const product = this.products.create({
-      name: dto.name,
-      priceMinor: toMinorUnits(dto.price),
-      createdAt: now,
-      updatedAt: now,
+  /**
+   * Every write is one transaction through the `WriteLock` (on SQLite a statement sent while
+   * another write's transaction is open would run inside it); `sealBody` records the answer of a
+   * keyed request in the same transaction.
+   */
+  create(dto: CreateProductDto, sealBody: SealBody = NO_SEAL_BODY): Promise<ProductView> {
+    return this.writeLock.transaction(async (manager) => {
+      const now = new Date().toISOString();
+      const product = manager.create(Product, {
+        name: dto.name,
+        priceMinor: toMinorUnits(dto.price),
+        createdAt: now,
+        updatedAt: now,
+      });
+      const view = (await manager.save(product)).toView();
+      await sealBody(manager, view);
+      return view;
     });
-    return (await this.products.save(product, SINGLE_STATEMENT)).toView();
   }
 
-  async update(id: number, dto: UpdateProductDto): Promise<ProductView> {
-    const product = await this.findOrFail(id);
-    if (dto.name !== undefined) product.name = dto.name;
-    if (dto.price !== undefined) product.priceMinor = toMinorUnits(dto.price);
-    product.updatedAt = new Date().toISOString();
-    return (await this.products.save(product, SINGLE_STATEMENT)).toView();
+  update(
+    id: number,
+    dto: UpdateProductDto,
+    sealBody: SealBody = NO_SEAL_BODY,
+  ): Promise<ProductView> {
+    return this.writeLock.transaction(async (manager) => {
+      const product = await this.findOrFail(id, manager);
+      if (dto.name !== undefined) product.name = dto.name;
+      if (dto.price !== undefined) product.priceMinor = toMinorUnits(dto.price);
+      product.updatedAt = new Date().toISOString();
+      const view = (await manager.save(product)).toView();
+      await sealBody(manager, view);
+      return view;
+    });
   }
 
-  async remove(id: number): Promise<void> {
-    const result = await this.products.delete({ id });
-    if (!result.affected) throw this.notFound(id);
+  remove(id: number, sealBody: SealBody = NO_SEAL_BODY): Promise<void> {
+    return this.writeLock.transaction(async (manager) => {
+      const result = await manager.delete(Product, { id });
+      if (!result.affected) throw this.notFound(id);
+      await sealBody(manager, null);
+    });
   }
 
-  private async findOrFail(id: number): Promise<Product> {
-    const product = await this.products.findOneBy({ id });
+  private async findOrFail(id: number, manager?: EntityManager): Promise<Product> {
+    const product = await (manager?.getRepository(Product) ?? this.products).findOneBy({ id });
     if (!product) throw this.notFound(id);
     return product;
   }

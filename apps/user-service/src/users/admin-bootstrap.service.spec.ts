@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { DataSource, Repository } from 'typeorm';
 import { CreateUsers1764150000000 } from '../migrations/1764150000000-create-users';
+import { AddEmailSkeleton1765000000200 } from '../migrations/1765000000200-add-email-skeleton';
 import { AdminAccount } from './admin-bootstrap.config';
 import { AdminBootstrap } from './admin-bootstrap.service';
 import { PasswordHasher } from './password-hasher';
@@ -23,6 +24,7 @@ describe('AdminBootstrap', () => {
     const user = users.create({
       name: 'Earlier',
       email: ROOT.email,
+      emailSkeleton: ROOT.email,
       passwordHash: await hasher.hash(password),
       roles,
       createdAt: now,
@@ -37,7 +39,7 @@ describe('AdminBootstrap', () => {
       type: 'better-sqlite3',
       database: ':memory:',
       entities: [User],
-      migrations: [CreateUsers1764150000000],
+      migrations: [CreateUsers1764150000000, AddEmailSkeleton1765000000200],
     });
     await dataSource.initialize();
     await dataSource.runMigrations();
@@ -63,6 +65,7 @@ describe('AdminBootstrap', () => {
         id: 1,
         name: 'Administrator',
         email: ROOT.email,
+        emailSkeleton: ROOT.email,
         passwordHash: expect.stringMatching(/^scrypt\$10\$8\$1\$/),
         roles: ['admin', 'user'],
         createdAt: expect.any(String),

@@ -1,3 +1,4 @@
+import { emailSkeleton } from '@app/contracts';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { isUniqueViolation } from '@app/database';
@@ -43,6 +44,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     const user = this.users.create({
       name: ADMIN_ACCOUNT_NAME,
       email: account.email,
+      emailSkeleton: emailSkeleton(account.email),
       passwordHash: await this.hasher.hash(account.password),
       roles: [ADMIN_ROLE, 'user'],
       createdAt: now,

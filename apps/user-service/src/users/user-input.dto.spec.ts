@@ -31,6 +31,9 @@ describe('user input bodies', () => {
   it('should leave every field of an update optional', () => {
     expect(validateSync(plainToInstance(UpdateUserBody, {}))).toEqual([]);
     const bad = plainToInstance(UpdateUserBody, { email: ' NOT AN EMAIL ' });
-    expect(messages(validateSync(bad))).toEqual(['email must be an email']);
+    expect(messages(validateSync(bad))).toEqual([
+      'email must be an email',
+      'email must not contain quotes, backslashes or spaces',
+    ]);
   });
 });

@@ -1,10 +1,8 @@
-import { CreateUserDto, UpdateUserDto, VerifyCredentialsDto } from '@app/contracts';
+import { canonicalEmail, CreateUserDto, UpdateUserDto, VerifyCredentialsDto } from '@app/contracts';
 import { Transform } from 'class-transformer';
 
-/** One spelling per address: `" Ada@Example.COM "` and `ada@example.com` are the same user. */
-export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
-}
+/** One spelling per address (`canonicalEmail`): `" Ada@Example.COM "` and `ada@example.com` are one user. */
+export const normaliseEmail = canonicalEmail;
 
 // The shared contracts validate; these bodies add the normalisation, which runs before validation
 // so that a padded address is accepted rather than refused by @IsEmail.

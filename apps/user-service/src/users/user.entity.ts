@@ -15,9 +15,13 @@ export class User {
   @Column({ type: 'varchar', length: 100 })
   name!: string;
 
-  /** Always stored trimmed and lower-cased (see `normaliseEmail`); unique. */
+  /** Always stored in canonical form (`canonicalEmail`); unique. */
   @Column({ type: 'varchar', length: 254 })
   email!: string;
+
+  /** `emailSkeleton(email)`: what the address looks like; no two accounts share one. */
+  @Column({ name: 'email_skeleton', type: 'varchar', length: 254 })
+  emailSkeleton!: string;
 
   /** scrypt, self-describing (see `PasswordHasher`); never leaves the service. */
   @Column({ name: 'password_hash', type: 'varchar', length: 255 })

@@ -1,19 +1,23 @@
 import { ApiErrors, ApiIdParam, ApiPageResponse, IdParamPipe } from '@app/common';
-import { Identity, Page, PaginationQueryDto, UserView } from '@app/contracts';
+import { Identity, Page, PaginationQueryDto, SetRolesDto, UserView } from '@app/contracts';
+import { IdempotencyService, IdempotentWrite, sendIdempotent, WriteRequest } from '@app/database';
 import {
   Body,
   Controller,
   Delete,
   Get,
-  HttpCode,
   Param,
   Patch,
   Post,
+  Put,
   Query,
+  Res,
   UseGuards,
 } from '@nestjs/common';
+import type { Response } from 'express';
 import {
   ApiCreatedResponse,
+  ApiHeader,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -21,15 +25,27 @@ import {
 } from '@nestjs/swagger';
 import { AdminOnly, CurrentIdentity, Public, SelfOrAdmin } from './access.decorators';
 import { IdentityGuard } from './identity.guard';
-import { CreateUserBody, UpdateUserBody } from './user-input.dto';
+import { CreateUserBody, normaliseEmail, UpdateUserBody } from './user-input.dto';
 import { UsersService } from './users.service';
+
+const IDEMPOTENCY_KEY_HEADER = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    '1 to 255 visible ASCII characters: a retry with the same key and body gets the first answer ' +
+    '(`Idempotency-Replayed: true`), with another body 422, while the first still runs 409. ' +
+    'The password is not part of the comparison (no fast hash of it is stored).',
+} as const;
 
 /** Mounted at the service root: the gateway strips `/api/users` before forwarding. */
 @ApiTags('users')
 @Controller()
 @UseGuards(IdentityGuard)
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly idempotency: IdempotencyService,
+  ) {}
 
   @Get()
   @AdminOnly()
@@ -57,10 +73,22 @@ export class UsersController {
     summary: 'Register',
     description: 'Open to anyone; the new user has role `user`.',
   })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiCreatedResponse({ type: UserView })
-  @ApiErrors(400, 409)
-  create(@Body() dto: CreateUserBody): Promise<UserView> {
-    return this.users.create(dto);
+  @ApiErrors(400, 409, 422)
+  async create(
+    @Body() dto: CreateUserBody,
+    @IdempotentWrite() write: WriteRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown> {
+    const email = normaliseEmail(dto.email);
+    // Anonymous: a key belongs to the address it registers, so strangers' keys never meet.
+    const signup = { ...write, scope: `signup:${email}` };
+    const fingerprint = { op: 'users.create', name: dto.name, email };
+    const result = await this.idempotency.perform(signup, fingerprint, 201, (sealBody) =>
+      this.users.create(dto, sealBody),
+    );
+    return sendIdempotent(res, result);
   }
 
   @Patch(':id')
@@ -70,24 +98,72 @@ export class UsersController {
     summary: 'Change name, email or password',
     description: 'The user themself or an admin.',
   })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiOkResponse({ type: UserView })
-  @ApiErrors(400, 403, 404, 409)
-  update(
+  @ApiErrors(400, 403, 404, 409, 422)
+  async update(
     @Param('id', IdParamPipe) id: number,
     @Body() dto: UpdateUserBody,
     @CurrentIdentity() actor: Identity,
-  ): Promise<UserView> {
-    return this.users.update(id, dto, actor);
+    @IdempotentWrite() write: WriteRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown> {
+    const fingerprint = {
+      op: 'users.update',
+      id,
+      name: dto.name ?? null,
+      email: dto.email === undefined ? null : normaliseEmail(dto.email),
+      password: dto.password !== undefined,
+    };
+    const result = await this.idempotency.perform(write, fingerprint, 200, (sealBody) =>
+      this.users.update(id, dto, actor, sealBody),
+    );
+    return sendIdempotent(res, result);
+  }
+
+  @Put(':id/roles')
+  @ApiIdParam()
+  @AdminOnly()
+  @ApiOperation({
+    summary: "Set a user's roles",
+    description: 'Admins only. Removing a role revokes every token of the user at once.',
+  })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
+  @ApiOkResponse({ type: UserView })
+  @ApiErrors(400, 403, 404, 409, 422, 503)
+  async setRoles(
+    @Param('id', IdParamPipe) id: number,
+    @Body() dto: SetRolesDto,
+    @CurrentIdentity() actor: Identity,
+    @IdempotentWrite() write: WriteRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown> {
+    const fingerprint = { op: 'users.setRoles', id, roles: [...dto.roles].sort().join(',') };
+    const result = await this.idempotency.perform(write, fingerprint, 200, (sealBody) =>
+      this.users.setRoles(id, dto.roles, actor, sealBody),
+    );
+    return sendIdempotent(res, result);
   }
 
   @Delete(':id')
   @ApiIdParam()
   @SelfOrAdmin()
-  @HttpCode(204)
   @ApiOperation({ summary: 'Remove a user', description: 'The user themself or an admin.' })
+  @ApiHeader(IDEMPOTENCY_KEY_HEADER)
   @ApiNoContentResponse({ description: 'Removed' })
-  @ApiErrors(400, 403, 404)
-  remove(@Param('id', IdParamPipe) id: number, @CurrentIdentity() actor: Identity): Promise<void> {
-    return this.users.remove(id, actor);
+  @ApiErrors(400, 403, 404, 409, 422)
+  async remove(
+    @Param('id', IdParamPipe) id: number,
+    @CurrentIdentity() actor: Identity,
+    @IdempotentWrite() write: WriteRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<unknown> {
+    const result = await this.idempotency.perform(
+      write,
+      { op: 'users.remove', id },
+      204,
+      (sealBody) => this.users.remove(id, actor, sealBody),
+    );
+    return sendIdempotent(res, result);
   }
 }

@@ -1,3 +1,4 @@
+import { emailSkeleton } from '@app/contracts';
 import { EntityManager } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
@@ -22,6 +23,7 @@ export async function seedUsers(manager: EntityManager): Promise<void> {
     SEED_USERS.map(async (u) => ({
       name: u.name,
       email: u.email,
+      emailSkeleton: emailSkeleton(u.email),
       passwordHash: await hasher.hash(u.password),
       roles: u.roles,
       createdAt: now,

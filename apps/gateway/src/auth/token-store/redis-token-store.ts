@@ -1,3 +1,4 @@
+import { REVOKE_ALL_SCRIPT, tokenStoreKeys } from '@app/contracts';
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -14,16 +15,6 @@ if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
 end
 return 1`;
 
-/** Deletes every token in the user's index, atomically with a login that adds to it. */
-const REVOKE_ALL = `
-local jtis = redis.call('ZRANGE', KEYS[1], 0, -1)
-for _, jti in ipairs(jtis) do
-  redis.call('DEL', ARGV[1] .. jti)
-end
-redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return #jtis`;
-
 export interface RedisTokenStoreOptions {
   keyPrefix: string;
   /** Run the revocation channel and heartbeat that let a local cache of verified tokens stay coherent. */
@@ -39,6 +30,8 @@ export interface RedisTokenStoreOptions {
  * - `<prefix>auth:jti:<jti>` = sub, with TTL = exp - now: the token is live while the key exists;
  * - `<prefix>auth:user:<sub>`: sorted set of the user's jtis by expiry, so logout-all needs no scan;
  * - `<prefix>auth:revocations`: pub/sub channel announcing each revocation to every instance.
+ * The layout and the revoke-all script are in `@app/contracts` (`tokenStoreKeys`), since the user
+ * service revokes a user's tokens itself when the account changes.
  *
  * Cache coherence: each instance publishes a timestamped heartbeat to its own channel every
  * `heartbeatMs`. Redis delivers messages to a subscriber in publish order, so once a heartbeat
@@ -70,7 +63,7 @@ export class RedisTokenStore extends TokenStore implements OnModuleInit, OnModul
   ) {
     super();
     this.prefix = `${options.keyPrefix}auth:`;
-    this.channel = `${this.prefix}revocations`;
+    this.channel = tokenStoreKeys(options.keyPrefix).channel;
     this.heartbeatChannel = `${this.prefix}heartbeat:${randomUUID()}`;
     this.heartbeatMs = options.heartbeatMs ?? 200;
     this.staleAfterMs = options.staleAfterMs ?? 700;
@@ -116,7 +109,7 @@ export class RedisTokenStore extends TokenStore implements OnModuleInit, OnModul
     const message = JSON.stringify({ sub } satisfies Revocation);
     return this.redis.run('revoke-all', async (c) =>
       Number(
-        await c.eval(REVOKE_ALL, {
+        await c.eval(REVOKE_ALL_SCRIPT, {
           keys: [this.userKey(sub)],
           arguments: [`${this.prefix}jti:`, this.channel, message],
         }),

@@ -4,35 +4,48 @@ import {
   ServiceUnavailableException,
   UnprocessableEntityException,
 } from '@nestjs/common';
-import { DataSource } from 'typeorm';
-import { CreateOrders1764160000000 } from '../migrations/1764160000000-create-orders';
-import { CreateIdempotencyKeys1764160000001 } from '../migrations/1764160000001-create-idempotency-keys';
-import { IdempotencyKey, IdempotencyKeyStatus } from './idempotency-key.entity';
+import { Column, DataSource, Entity, EntityManager, PrimaryGeneratedColumn } from 'typeorm';
+import { WriteLock } from '../write-lock';
+import { CreateIdempotencyRecords1765000000000 } from './create-idempotency-records.migration';
+import { IdempotencyRecord, IdempotencyStatus } from './idempotency-record.entity';
 import {
   decide,
   IdempotencyScope,
   IdempotencyService,
   requestHash,
+  Seal,
   StoredResponse,
 } from './idempotency.service';
-import { Order } from './order.entity';
-import { WriteLock } from './write-lock';
+import { ProcessIdentity } from './process-identity';
 
 const HOUR = 60 * 60 * 1000;
-const options = { ttlMs: 24 * HOUR, lockTimeoutMs: 30_000 };
+const SELF: ProcessIdentity = { host: 'host-a', pid: 100, boot: 'boot-1' };
+const alive = new Set([100, 200]);
+const options = { ttlMs: 24 * HOUR, self: SELF, pidAlive: (pid: number) => alive.has(pid) };
+
+/** The work's effect, written in the same transaction as the sealed answer. */
+@Entity('effects')
+class Effect {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column({ type: 'varchar', length: 20 })
+  label!: string;
+}
 
 describe('decide', () => {
   const row = {
     createdAt: 1_000,
-    lockedAt: 1_000,
+    leaseUntil: 6_000,
+    lockOwner: 'host-b/7/boot-x',
     requestHash: 'h1',
-    status: IdempotencyKeyStatus.InProgress,
+    status: IdempotencyStatus.InProgress,
     responseStatus: null,
     responseBody: null,
   };
   const completed = {
     ...row,
-    status: IdempotencyKeyStatus.Completed,
+    status: IdempotencyStatus.Completed,
     responseStatus: 201,
     responseBody: '{"id":5}',
   };
@@ -49,9 +62,18 @@ describe('decide', () => {
     expect(decide(row, 'h2', 2_000, options)).toEqual({ kind: 'mismatch' });
   });
 
-  it('should call a fresh claim in progress and a stale one up for takeover', () => {
-    expect(decide(row, 'h1', 1_000 + 29_999, options)).toEqual({ kind: 'in-progress' });
-    expect(decide(row, 'h1', 1_000 + 30_000, options)).toEqual({ kind: 'take-over' });
+  it('should call a claim in progress until its lease runs out, then up for takeover', () => {
+    expect(decide(row, 'h1', 5_999, options)).toEqual({ kind: 'in-progress' });
+    expect(decide(row, 'h1', 6_000, options)).toEqual({ kind: 'take-over' });
+  });
+
+  it('should free at once a claim whose holder on this host is gone, before its lease ends', () => {
+    const onHost = (owner: string) => decide({ ...row, lockOwner: owner }, 'h1', 2_000, options);
+    expect(onHost('host-a/300/boot-9')).toEqual({ kind: 'take-over' }); // pid 300 no longer runs
+    expect(onHost('host-a/100/boot-0')).toEqual({ kind: 'take-over' }); // our pid, an earlier boot
+    expect(onHost('host-a/200/boot-9')).toEqual({ kind: 'in-progress' }); // alive
+    expect(onHost('host-a/100/boot-1')).toEqual({ kind: 'in-progress' }); // this very process
+    expect(onHost('host-b/300/boot-9')).toEqual({ kind: 'in-progress' }); // another host: lease only
   });
 
   it('should forget any key after 24 h, even a mismatching one', () => {
@@ -81,7 +103,7 @@ describe('IdempotencyService (SQLite)', () => {
 
   function scope(overrides: Partial<IdempotencyScope> = {}): IdempotencyScope {
     return {
-      userId: 2,
+      scope: 'user:2',
       key: 'key-1',
       requestHash: requestHash({ productId: 1, quantity: 3 }),
       requestId: 'req-1',
@@ -89,20 +111,13 @@ describe('IdempotencyService (SQLite)', () => {
     };
   }
 
-  /** Work that writes one order and seals the answer in the same transaction, as checkout does. */
+  const insertEffect = (manager: EntityManager, label: string) => manager.insert(Effect, { label });
+
+  /** Work that writes one effect and seals the answer in the same transaction, as checkout does. */
   function placeOrder(lock: WriteLock) {
-    return jest.fn(async (seal: Parameters<Parameters<IdempotencyService['execute']>[1]>[0]) => {
+    return jest.fn(async (seal: Seal) => {
       await lock.transaction(async (manager) => {
-        await manager.insert(Order, {
-          userId: 2,
-          productId: 1,
-          quantity: 3,
-          unitPriceMinor: 10,
-          totalPriceMinor: 30,
-          status: 'CONFIRMED' as Order['status'],
-          createdAt: 'now',
-          updatedAt: 'now',
-        });
+        await insertEffect(manager, 'now');
         await seal(manager, created);
       });
       return created;
@@ -121,23 +136,28 @@ describe('IdempotencyService (SQLite)', () => {
     dataSource = new DataSource({
       type: 'better-sqlite3',
       database: ':memory:',
-      entities: [IdempotencyKey, Order],
-      migrations: [CreateOrders1764160000000, CreateIdempotencyKeys1764160000001],
+      entities: [IdempotencyRecord, Effect],
+      migrations: [CreateIdempotencyRecords1765000000000],
     });
     await dataSource.initialize();
     await dataSource.runMigrations();
+    await dataSource.query(
+      'CREATE TABLE effects (id INTEGER PRIMARY KEY AUTOINCREMENT, label VARCHAR(20))',
+    );
     now = 1_700_000_000_000;
     lock = new WriteLock(dataSource);
-    service = new IdempotencyService(dataSource.getRepository(IdempotencyKey), lock, {
+    service = new IdempotencyService(dataSource.getRepository(IdempotencyRecord), lock, {
       ...options,
+      heartbeatMs: 0,
+      purgeIntervalMs: 0,
       now: () => now,
     });
   });
 
   afterEach(() => dataSource.destroy());
 
-  const orderCount = () => dataSource.getRepository(Order).count();
-  const keyRows = () => dataSource.getRepository(IdempotencyKey).find();
+  const orderCount = () => dataSource.getRepository(Effect).count();
+  const keyRows = () => dataSource.getRepository(IdempotencyRecord).find();
 
   it('should run the work once and replay its answer to a retry', async () => {
     const work = placeOrder(lock);
@@ -194,36 +214,27 @@ describe('IdempotencyService (SQLite)', () => {
     }
   });
 
-  it('should let a request take over a claim older than the lock timeout, and fail the old holder without its order', async () => {
+  it('should let a request take over a claim whose lease ran out, and fail the old holder without its order', async () => {
     const gate = deferred();
-    let oldSeal: Parameters<Parameters<IdempotencyService['execute']>[1]>[0] | undefined;
+    let oldSeal: Seal | undefined;
     const stuck = service.execute(scope(), async (seal) => {
       oldSeal = seal;
       await gate.promise;
       await lock.transaction(async (manager) => {
-        await manager.insert(Order, {
-          userId: 2,
-          productId: 1,
-          quantity: 3,
-          unitPriceMinor: 10,
-          totalPriceMinor: 30,
-          status: 'CONFIRMED' as Order['status'],
-          createdAt: 'stale',
-          updatedAt: 'stale',
-        });
+        await insertEffect(manager, 'stale');
         await seal(manager, { status: 201, body: { stale: true } });
       });
       return { status: 201, body: { stale: true } };
     });
     await new Promise((r) => setImmediate(r));
     expect(oldSeal).toBeDefined();
-    now += 30_000;
+    now += 5_000;
     const retry = await service.execute(scope(), placeOrder(lock));
     expect(retry).toEqual({ response: created, replayed: false });
     gate.resolve();
     await expect(stuck).rejects.toThrow(ConflictException);
-    const orders = await dataSource.getRepository(Order).find();
-    expect(orders.map((o) => o.createdAt)).toEqual(['now']);
+    const effects = await dataSource.getRepository(Effect).find();
+    expect(effects.map((e) => e.label)).toEqual(['now']);
   });
 
   it('should release the key after a 503 so the retry runs', async () => {
@@ -282,10 +293,10 @@ describe('IdempotencyService (SQLite)', () => {
     expect((await keyRows()).map((r) => r.key)).toEqual(['young']);
   });
 
-  it('should keep the same key of another user independent', async () => {
+  it('should keep the same key of another scope independent', async () => {
     const work = placeOrder(lock);
-    await service.execute(scope({ userId: 2 }), work);
-    const other = await service.execute(scope({ userId: 3 }), work);
+    await service.execute(scope({ scope: 'user:2' }), work);
+    const other = await service.execute(scope({ scope: 'user:3' }), work);
     expect(other.replayed).toBe(false);
     expect(work).toHaveBeenCalledTimes(2);
     expect(await keyRows()).toHaveLength(2);
@@ -295,23 +306,71 @@ describe('IdempotencyService (SQLite)', () => {
     await expect(
       service.execute(scope(), async (seal) => {
         await lock.transaction(async (manager) => {
-          await manager.insert(Order, {
-            userId: 2,
-            productId: 1,
-            quantity: 3,
-            unitPriceMinor: 10,
-            totalPriceMinor: 30,
-            status: 'CONFIRMED' as Order['status'],
-            createdAt: 'x',
-            updatedAt: 'x',
-          });
+          await insertEffect(manager, 'x');
           // Someone deleted the claim under us: the seal cannot find it.
-          await manager.delete(IdempotencyKey, { key: 'key-1' });
+          await manager.delete(IdempotencyRecord, { key: 'key-1' });
           await seal(manager, created);
         });
         return created;
       }),
     ).rejects.toThrow(ConflictException);
     expect(await orderCount()).toBe(0);
+  });
+  it('should keep the claim of a long request while it renews the lease, and free it when renewals stop', async () => {
+    const gate = deferred();
+    const first = service.execute(scope(), async () => {
+      await gate.promise;
+      return created;
+    });
+    await new Promise((r) => setImmediate(r));
+    for (let i = 0; i < 10; i++) {
+      now += 1_000;
+      expect(await service.renewLeases()).toBe(1);
+    }
+    await expect(service.execute(scope(), placeOrder(lock))).rejects.toThrow(ConflictException);
+    // Another process (the holder died: no more renewals) sees the claim free 5 s later.
+    const other = new IdempotencyService(dataSource.getRepository(IdempotencyRecord), lock, {
+      ...options,
+      self: { host: 'host-b', pid: 1, boot: 'boot-b' },
+      heartbeatMs: 0,
+      purgeIntervalMs: 0,
+      now: () => now,
+    });
+    now += 4_999;
+    await expect(other.execute(scope(), placeOrder(lock))).rejects.toThrow(ConflictException);
+    now += 1;
+    await expect(other.execute(scope(), placeOrder(lock))).resolves.toEqual({
+      response: created,
+      replayed: false,
+    });
+    gate.resolve();
+    await expect(first).rejects.toThrow(ConflictException);
+  });
+
+  it('should record no answer and run the work as usual for a request without a key', async () => {
+    const write = { key: undefined, scope: 'user:2', requestId: 'req-1' };
+    const result = await service.perform(write, { id: 1 }, 201, async (sealBody) => {
+      await lock.transaction(async (manager) => {
+        await insertEffect(manager, 'keyless');
+        await sealBody(manager, created.body);
+      });
+      return created.body;
+    });
+    expect(result).toEqual({ response: created, replayed: false });
+    expect(await keyRows()).toHaveLength(0);
+    const keyed = { ...write, key: 'k' };
+    const work = jest.fn((sealBody: Parameters<Parameters<IdempotencyService['perform']>[3]>[0]) =>
+      lock.transaction(async (manager) => {
+        await insertEffect(manager, 'keyed');
+        await sealBody(manager, created.body);
+        return created.body;
+      }),
+    );
+    await service.perform(keyed, { id: 1 }, 201, work);
+    await expect(service.perform(keyed, { id: 1 }, 201, work)).resolves.toEqual({
+      response: created,
+      replayed: true,
+    });
+    expect(work).toHaveBeenCalledTimes(1);
   });
 });

@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { IdempotencyKeyPipe } from './idempotency-key.pipe';
+import { IdempotencyKeyPipe } from './idempotency-key.header';
 
 describe('IdempotencyKeyPipe', () => {
   const pipe = new IdempotencyKeyPipe();
