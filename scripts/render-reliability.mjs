@@ -7,7 +7,7 @@ const root = resolve(import.meta.dirname, '..');
 const resultsDir = join(root, 'test', 'proof', '.results');
 const out = join(root, 'docs', 'reliability.md');
 
-const ORDER = ['protocol', 'faults', 'exactly-once', 'soak'];
+const ORDER = ['protocol', 'faults', 'health', 'exactly-once', 'soak'];
 
 const WHAT = {
   protocol:
@@ -16,6 +16,10 @@ const WHAT = {
   faults:
     'A fault proxy between the gateway and each replica (latency, reset after N bytes, blackhole), ' +
     'a replica killed with SIGKILL under load, and a private redis-server killed and started again.',
+  health:
+    'Partial outages on the real system (both product replicas killed, a replica frozen with ' +
+    "SIGSTOP): which answers count against a replica in the gateway's passive health, and which " +
+    'writes the gateway may send a second time.',
   'exactly-once':
     'Keyed `POST /api/checkout` by concurrent clients that retry on any failure, while the proxy in ' +
     'front of the checkout service resets 10% of the requests after they were sent and delays 10% ' +

@@ -1,3 +1,4 @@
+export * from './dependency';
 export * from './error';
 export * from './identity';
 export * from './money';

@@ -10,6 +10,7 @@ import type { RouteMatch } from '../routing/route-table';
 import type { AccessLog } from './access-log';
 import { sendError } from './error-response';
 import { clientResponseHeaders } from './forwarded-headers';
+import { isGatewayStatus, isReplicaFailure } from './replica-failure';
 import { RequestBodyStream } from './request-body';
 import type { ResponseTap } from './response-tap';
 import type { UpstreamHealth } from './upstream-health';
@@ -191,11 +192,8 @@ export class ProxyExchange {
   ): void {
     clearTimeout(attempt.timer);
     const { upstreams, replaySafe, res, requestId, req } = this.request;
-    if (
-      (status === 502 || status === 503 || status === 504) &&
-      replaySafe &&
-      this.attempts < upstreams.retry.maxAttempts
-    ) {
+    attempt.replicaFailed = isReplicaFailure(status, headers);
+    if (isGatewayStatus(status) && replaySafe && this.attempts < upstreams.retry.maxAttempts) {
       // Read and drop it so the connection stays reusable, then try elsewhere.
       attempt.discard = true;
       return;
@@ -224,18 +222,18 @@ export class ProxyExchange {
   attemptEnded(attempt: UpstreamAttempt): void {
     this.current = null;
     if (attempt.discard) {
-      this.attemptFailed(attempt, 'status', true);
+      // Another replica may serve it; only a replica that did not answer for itself is charged.
+      if (!attempt.replicaFailed) this.context.health.succeeded(attempt.pick);
+      this.attemptFailed(attempt, 'status', true, attempt.replicaFailed);
       return;
     }
     // A write's cache invalidation holds the end back, so no instance serves stale after it.
     const settled = this.tap?.responseEnded() ?? null;
     if (settled === null) this.request.res.end();
     else void settled.then(() => this.request.res.end());
-    const status = this.responseStatus;
-    if (status === 502 || status === 503 || status === 504)
-      this.context.health.failed(attempt.pick);
+    if (attempt.replicaFailed) this.context.health.failed(attempt.pick);
     else this.context.health.succeeded(attempt.pick);
-    this.finish(status);
+    this.finish(this.responseStatus);
   }
 
   attemptErrored(attempt: UpstreamAttempt, err: Error): void {
@@ -263,8 +261,13 @@ export class ProxyExchange {
     this.attemptFailed(attempt, kind, attempt.started);
   }
 
-  private attemptFailed(attempt: UpstreamAttempt, kind: FailureKind, bytesSent: boolean): void {
-    this.context.health.failed(attempt.pick);
+  private attemptFailed(
+    attempt: UpstreamAttempt,
+    kind: FailureKind,
+    bytesSent: boolean,
+    replicaFailed = true,
+  ): void {
+    if (replicaFailed) this.context.health.failed(attempt.pick);
     this.lastFailure = kind;
     if (this.finished) return;
     const { retry, metrics } = this.request.upstreams;
@@ -398,6 +401,8 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   abandoned = false;
   /** A retryable 502/503/504 whose body is read and dropped. */
   discard = false;
+  /** Its answer counts against the target in passive health (see `isReplicaFailure`). */
+  replicaFailed = false;
   /** No longer counted in its target's `inFlight`. */
   private settled = false;
 
