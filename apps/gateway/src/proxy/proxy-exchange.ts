@@ -15,7 +15,7 @@ import { RequestBodyStream } from './request-body';
 import type { ResponseTap } from './response-tap';
 import type { UpstreamHealth } from './upstream-health';
 import type { ServiceUpstreams } from './upstream-registry';
-import { TargetPick, TriedTargets, withTried } from './upstream-target';
+import { hasTried, TargetPick, TriedTargets, withTried } from './upstream-target';
 
 /** Why an attempt failed; decides whether another may follow and the final status (504 for `timeout`). */
 type FailureKind = 'connect' | 'timeout' | 'reset' | 'status';
@@ -63,6 +63,8 @@ export class ProxyExchange {
   private attempts = 0;
   /** Targets of the service this request has had an attempt on. */
   private tried: TriedTargets = null;
+  /** Targets this request has already reported a failure of: one request is one failure per target. */
+  private charged: TriedTargets = null;
   private current: UpstreamAttempt | null = null;
   private lastPick: TargetPick | null = null;
   private lastFailure: FailureKind | null = null;
@@ -231,7 +233,7 @@ export class ProxyExchange {
     const settled = this.tap?.responseEnded() ?? null;
     if (settled === null) this.request.res.end();
     else void settled.then(() => this.request.res.end());
-    if (attempt.replicaFailed) this.context.health.failed(attempt.pick);
+    if (attempt.replicaFailed) this.charge(attempt.pick);
     else this.context.health.succeeded(attempt.pick);
     this.finish(this.responseStatus);
   }
@@ -247,7 +249,7 @@ export class ProxyExchange {
     }
     if (this.request.res.headersSent) {
       // The response was already on its way: the client can only learn of it by a cut connection.
-      this.context.health.failed(attempt.pick);
+      this.charge(attempt.pick);
       this.tap?.responseAborted();
       this.request.res.destroy(err);
       this.finish(this.responseStatus);
@@ -267,7 +269,7 @@ export class ProxyExchange {
     bytesSent: boolean,
     replicaFailed = true,
   ): void {
-    if (replicaFailed) this.context.health.failed(attempt.pick);
+    if (replicaFailed) this.charge(attempt.pick);
     this.lastFailure = kind;
     if (this.finished) return;
     const { retry, metrics } = this.request.upstreams;
@@ -277,6 +279,20 @@ export class ProxyExchange {
     }
     metrics.retries.inc();
     this.backoff = setTimeout(retryNow, retry.backoffMs(this.attempts), this);
+  }
+
+  /**
+   * Reports a failure of `pick` to passive health, once per target per request: retries of one
+   * request must not add up to an ejection. A trial on a target this request already charged
+   * decides nothing; its slot is freed for another request's verdict.
+   */
+  private charge(pick: TargetPick): void {
+    if (hasTried(this.charged, pick.target)) {
+      if (pick.trial) this.context.health.released(pick);
+      return;
+    }
+    this.charged = withTried(this.charged, pick.target);
+    this.context.health.failed(this.request.upstreams, pick);
   }
 
   /** The backoff is over: the next attempt. */
