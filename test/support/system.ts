@@ -104,6 +104,7 @@ ${lines['user-service']}
     basePath: /api/checkout
     targets:
 ${lines['checkout-service']}
+    idempotencyKeys: true
     auth:
       default: authenticated
 `;

@@ -73,7 +73,7 @@ export class UpstreamRegistry implements OnApplicationShutdown {
       return new ServiceUpstreams(
         service,
         fixed.map((origin) => this.createTarget(service, origin, origin)),
-        new RetryPolicy(service.retry, random),
+        new RetryPolicy(service.retry, service.idempotencyKeys, random),
         service.cors ? new CorsPolicy(service.cors) : null,
         metrics.forService(service.name),
       );

@@ -36,6 +36,7 @@ const OPTION_KEYS = [
   'auth',
   'cache',
   'rateLimits',
+  'idempotencyKeys',
 ] as const;
 const SERVICE_KEYS = ['name', 'basePath', 'targets', ...OPTION_KEYS];
 /** A bound on the targets listed for one service (discovery may expand a name to more). */
@@ -229,6 +230,11 @@ function parseOptions(
       entry.rateLimits === undefined
         ? base.rateLimits
         : parseRateLimits(fields, paths, entry.rateLimits, at(path, 'rateLimits')),
+    idempotencyKeys: fields.boolean(
+      entry.idempotencyKeys,
+      at(path, 'idempotencyKeys'),
+      base.idempotencyKeys,
+    ),
   };
 }
 

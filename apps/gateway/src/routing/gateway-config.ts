@@ -105,6 +105,11 @@ export interface ServiceOptions {
   /** `null`: nothing of this service is cached. */
   readonly cache: CacheConfig | null;
   readonly rateLimits: readonly RateLimitConfig[];
+  /**
+   * The service honours `Idempotency-Key` on POST and PATCH (a repeat with the same key does not
+   * act twice), so the gateway may retry keyed POST/PATCH there. Off: they are sent once.
+   */
+  readonly idempotencyKeys: boolean;
 }
 
 export interface ServiceConfig extends ServiceOptions {
@@ -143,6 +148,7 @@ export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   auth: { default: AUTHENTICATED, rules: [] },
   cache: null,
   rateLimits: [],
+  idempotencyKeys: false,
 };
 
 /** Paths the gateway serves itself; no service may be mounted on, above or below them. */
