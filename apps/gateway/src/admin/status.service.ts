@@ -124,7 +124,11 @@ function serviceReport(s: ServiceConfig): Record<string, unknown> {
     name: s.name,
     basePath: s.basePath,
     targets: s.targets.map(withoutCredentials),
-    timeouts: { connectMs: s.timeouts.connectMs, perTryMs: s.timeouts.perTryMs },
+    timeouts: {
+      connectMs: s.timeouts.connectMs,
+      perTryMs: s.timeouts.perTryMs,
+      idleMs: s.timeouts.idleMs,
+    },
     retry: {
       attempts: s.retry.attempts,
       backoffBaseMs: s.retry.backoffBaseMs,
@@ -132,6 +136,7 @@ function serviceReport(s: ServiceConfig): Record<string, unknown> {
     },
     bodyLimitBytes: s.bodyLimitBytes,
     connectionsPerTarget: s.connectionsPerTarget,
+    idempotencyKeys: s.idempotencyKeys,
     passiveHealth: {
       failures: s.passiveHealth.failures,
       cooldownMs: s.passiveHealth.cooldownMs,

@@ -50,7 +50,7 @@ describe('parseGatewayConfig', () => {
       backoffBaseMs: 50,
       backoffMaxMs: 2000,
     });
-    expect(config.services[0].timeouts).toEqual({ connectMs: 1000, perTryMs: 2000 });
+    expect(config.services[0].timeouts).toEqual({ connectMs: 1000, perTryMs: 2000, idleMs: 60000 });
   });
 
   it('should parse auth policies and rules', () => {

@@ -244,9 +244,11 @@ function parseTimeouts(
   path: string,
   base: TimeoutsConfig,
 ): TimeoutsConfig {
-  return fields.section(value, path, ['connectMs', 'perTryMs'], base, (section) => ({
+  const keys = ['connectMs', 'perTryMs', 'idleMs'] as const;
+  return fields.section(value, path, keys, base, (section) => ({
     connectMs: section.integer('connectMs', 1, 60_000),
     perTryMs: section.integer('perTryMs', 1, 600_000),
+    idleMs: section.integer('idleMs', 1, 3_600_000),
   }));
 }
 

@@ -23,8 +23,14 @@ export interface AuthConfig {
 export interface TimeoutsConfig {
   /** TCP (and TLS) connect to one target. */
   readonly connectMs: number;
-  /** One attempt, from dispatch until the response headers; also the longest pause inside a body. */
+  /** One attempt, from dispatch until the final response headers; a try that exceeds it is retried. */
   readonly perTryMs: number;
+  /**
+   * The longest silence between two chunks of a response body once its headers came (like nginx's
+   * `proxy_read_timeout`): a stream (server-sent events) may idle this long. Past it the client's
+   * connection is cut; a body under way is never retried.
+   */
+  readonly idleMs: number;
 }
 
 export interface RetryConfig {
@@ -137,7 +143,7 @@ export const PUBLIC: AuthPolicy = Object.freeze({ kind: 'public' });
 export const AUTHENTICATED: AuthPolicy = Object.freeze({ kind: 'authenticated' });
 
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
-  timeouts: { connectMs: 1_000, perTryMs: 5_000 },
+  timeouts: { connectMs: 1_000, perTryMs: 5_000, idleMs: 60_000 },
   retry: { attempts: 3, backoffBaseMs: 100, backoffMaxMs: 2_000 },
   bodyLimitBytes: 1_048_576,
   connectionsPerTarget: 256,
