@@ -192,6 +192,11 @@ export class ProxyExchange {
     headers: IncomingHttpHeaders,
     statusMessage: string | undefined,
   ): void {
+    if (status < 200) {
+      // Interim: the final answer is still to come, so the per-try timer keeps running.
+      this.interim(status, headers);
+      return;
+    }
     clearTimeout(attempt.timer);
     const { upstreams, replaySafe, res, requestId, req } = this.request;
     attempt.replicaFailed = isReplicaFailure(status, headers);
@@ -207,6 +212,26 @@ export class ProxyExchange {
     if (this.extraHeaders !== null) Object.assign(out, this.extraHeaders);
     if (statusMessage) res.writeHead(status, statusMessage, out);
     else res.writeHead(status, out);
+  }
+
+  /**
+   * An interim 1xx from the upstream. A 103 Early Hints is relayed with its `Link` to an HTTP/1.1
+   * client (RFC 8297; a 1xx must not go to an HTTP/1.0 one, RFC 9110 15.2) while the client has
+   * no answer yet; every other 1xx is the upstream's own business and is dropped.
+   */
+  private interim(status: number, headers: IncomingHttpHeaders): void {
+    const { req, res } = this.request;
+    const link = headers.link;
+    if (
+      status !== 103 ||
+      link === undefined ||
+      res.headersSent ||
+      req.httpVersionMajor !== 1 ||
+      req.httpVersionMinor < 1
+    ) {
+      return;
+    }
+    res.writeEarlyHints({ link });
   }
 
   attemptData(
