@@ -7,7 +7,7 @@ const root = resolve(import.meta.dirname, '..');
 const resultsDir = join(root, 'test', 'proof', '.results');
 const out = join(root, 'docs', 'reliability.md');
 
-const ORDER = ['protocol', 'faults', 'exactly-once', 'services', 'soak'];
+const ORDER = ['protocol', 'faults', 'health', 'exactly-once', 'services', 'soak'];
 
 const WHAT = {
   protocol:
@@ -16,6 +16,10 @@ const WHAT = {
   faults:
     'A fault proxy between the gateway and each replica (latency, reset after N bytes, blackhole), ' +
     'a replica killed with SIGKILL under load, and a private redis-server killed and started again.',
+  health:
+    'Partial outages on the real system (both product replicas killed, a replica frozen with ' +
+    "SIGSTOP): which answers count against a replica in the gateway's passive health, and which " +
+    'writes the gateway may send a second time.',
   'exactly-once':
     'Keyed `POST /api/checkout` by concurrent clients that retry on any failure, while the proxy in ' +
     'front of the checkout service resets 10% of the requests after they were sent and delays 10% ' +
@@ -149,13 +153,22 @@ const lines = [
   "- **Slowloris sockets lived for up to 90 s.** Node's defaults are a 60 s headers timeout checked",
   '  every 30 s. Every app now sets `headersTimeout` from `HTTP_HEADERS_TIMEOUT_MS` (default 10 s)',
   '  and checks every second, so a slow client is cut within a second of the bound.',
+  "- **An upstream's own 503 ejected it.** With both product replicas down, checkout's 503s were",
+  '  counted as checkout failures and ejected it, so order listing answered 503 too (20 of 20). A',
+  '  502/503/504 with a JSON body, `Retry-After` or `X-Dependency-Unavailable` now counts as an',
+  '  answer; listing stays 200 while new orders get 503.',
+  '- **A keyed `POST /api/products` to a frozen replica was sent again** to the other one and made',
+  '  two products. The gateway now retries keyed POST/PATCH only on services configured with',
+  '  `idempotencyKeys: true` (checkout); elsewhere the client gets 504 and one product exists.',
   '',
   '## What these figures do not show',
   '',
-  '- A chunked upload without `Idempotency-Key` is streamed to the replica as it arrives, so when it',
-  '  outgrows the body limit the replica has already seen its start: the client gets 413, the',
-  '  replica a cut request it never answers. Bodies with a declared length over the limit and keyed',
-  '  (replayable, buffered) bodies are refused before any replica is called, as the tables show.',
+  '- A chunked upload that cannot be replayed (no `Idempotency-Key`, or a service without',
+  '  `idempotencyKeys`) is streamed to the replica as it arrives, so when it outgrows the body',
+  '  limit the replica has already seen its start: the client gets 413, the replica a cut request',
+  '  it never answers. Bodies with a declared length over the limit and keyed bodies to a service',
+  '  with `idempotencyKeys: true` (replayable, so buffered) are refused before any replica is',
+  '  called, as the tables show; a keyed body to any other service streams like a keyless one.',
   '- The slowloris case compares p99 during the attack with p99 just before it on the same shared',
   '  machine; the bound is 2x the baseline, with a 1 ms floor.',
   '- The soak allows the heap to end up to 24 MB above its baseline: it catches a leak that grows',

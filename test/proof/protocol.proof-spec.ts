@@ -200,6 +200,8 @@ describe('proof: protocol attacks against the running gateway', () => {
   });
 
   it('should answer 431 to a 20 KB header and 413 to a body over the limit, calling no upstream', async () => {
+    const token = await proof.login(ADMIN);
+    for (const p of proof.allProxies) p.resetCounts();
     const big = await sendRaw(
       port,
       `GET /api/products HTTP/1.1\r\nHost: g\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
@@ -209,12 +211,13 @@ describe('proof: protocol attacks against the running gateway', () => {
       'POST /api/users HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n' +
         'Content-Length: 2000000\r\n\r\n{"name":',
     );
-    // A keyed POST is buffered for replay: the limit applies while reading, before any attempt.
+    // A keyed POST to a service that honours keys (checkout) is buffered for replay: the limit
+    // applies while reading, before any attempt.
     const chunk = Buffer.alloc(256 * 1024, 0x61);
     const chunked = await sendRaw(
       port,
       [
-        'POST /api/users HTTP/1.1\r\nHost: g\r\nIdempotency-Key: big-1\r\n' +
+        `POST /api/checkout HTTP/1.1\r\nHost: g\r\nIdempotency-Key: big-1\r\nAuthorization: Bearer ${token}\r\n` +
           'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
         ...Array.from({ length: 5 }, () =>
           Buffer.concat([

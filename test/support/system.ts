@@ -110,6 +110,7 @@ ${lines['user-service']}
     basePath: /api/checkout
     targets:
 ${lines['checkout-service']}
+    idempotencyKeys: true
     auth:
       default: authenticated
 `;

@@ -81,12 +81,14 @@ describe('gateway: balancing, retries and upstream health', () => {
             name: 'failing',
             basePath: '/api/failing',
             targets: [failing.origin],
+            idempotencyKeys: true,
             activeHealth: noActiveChecks,
           },
           {
             name: 'failover',
             basePath: '/api/failover',
             targets: [failingFirst.origin, healthyNext.origin],
+            idempotencyKeys: true,
             activeHealth: noActiveChecks,
           },
           {
@@ -195,6 +197,15 @@ describe('gateway: balancing, retries and upstream health', () => {
       'order-1',
     ]);
   });
+
+  it('should send a keyed POST once to a service that does not honour Idempotency-Key', async () => {
+    const res = await gateway.send('POST', '/api/slow/orders', {
+      headers: { 'idempotency-key': 'order-3' },
+      body: '{"a":3}',
+    });
+    expect(res.status).toBe(504);
+    expect(slow.count).toBe(1);
+  }, 10_000);
 
   it('should not retry a POST without an Idempotency-Key on 503', async () => {
     const res = await gateway.send('POST', '/api/failing/orders', { body: '{"a":1}' });

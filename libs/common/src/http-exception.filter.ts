@@ -9,7 +9,8 @@ import {
 import type { Request, Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import type { Logger as PinoLogger } from 'pino';
-import type { ErrorBody } from '@app/contracts';
+import { DEPENDENCY_UNAVAILABLE_HEADER, type ErrorBody } from '@app/contracts';
+import { DependencyUnavailableException } from './dependency-unavailable.exception';
 import { APP_PINO } from './request-context.middleware';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
 import { RetryLaterException } from './retry-later.exception';
@@ -44,6 +45,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     res.setHeader(REQUEST_ID_HEADER, requestId);
     if (exception instanceof RetryLaterException) {
       res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    }
+    if (exception instanceof DependencyUnavailableException) {
+      res.setHeader(DEPENDENCY_UNAVAILABLE_HEADER, exception.dependency);
     }
     res.status(body.statusCode).json(body);
   }

@@ -1,5 +1,6 @@
 export * from './bootstrap';
 export * from './common-http.module';
+export * from './dependency-unavailable.exception';
 export * from './env-validation';
 export * from './file-secrets';
 export * from './health/draining.health';

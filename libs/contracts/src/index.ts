@@ -1,3 +1,4 @@
+export * from './dependency';
 export * from './email';
 export * from './error';
 export * from './identity';

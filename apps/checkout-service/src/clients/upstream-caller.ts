@@ -1,14 +1,15 @@
+import { DependencyUnavailableException } from '@app/common';
 import { HttpService } from '@nestjs/axios';
-import { BadGatewayException, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { BadGatewayException, Logger } from '@nestjs/common';
 import { AxiosResponse, isAxiosError } from 'axios';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { firstValueFrom } from 'rxjs';
 import { PeerConfig } from './clients.config';
 
 /** Every replica of a peer failed or timed out: the caller may retry later, nothing was decided. */
-export class UpstreamUnavailableException extends ServiceUnavailableException {
+export class UpstreamUnavailableException extends DependencyUnavailableException {
   constructor(readonly service: string) {
-    super(`${service} unavailable`);
+    super(service);
   }
 }
 

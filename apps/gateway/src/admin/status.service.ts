@@ -139,6 +139,7 @@ function serviceReport(s: ServiceConfig): Record<string, unknown> {
     retry: plain(s.retry),
     bodyLimitBytes: s.bodyLimitBytes,
     connectionsPerTarget: s.connectionsPerTarget,
+    idempotencyKeys: s.idempotencyKeys,
     passiveHealth: plain(s.passiveHealth),
     activeHealth: plain(s.activeHealth),
     discovery: plain(s.discovery),

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 import {
+  TEST_SECRET,
   hmacToken,
   testAuthConfig,
   testVerifier,
@@ -77,6 +78,92 @@ describe('TokenVerifier (HS256)', () => {
   it('should accept a token expired within the clock tolerance, and nbf within it', () => {
     expect(verifier.verify(hs(claims({ exp: NOW_S - 4 })), NOW).ok).toBe(true);
     expect(verifier.verify(hs(claims({ nbf: NOW_S + 4, iat: NOW_S + 4 })), NOW).ok).toBe(true);
+  });
+});
+
+/** HS256 over exactly these header and payload texts (duplicate members and all). */
+function rawToken(header: string, payload: string): string {
+  const unsigned = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  return `${unsigned}.${createHmac('sha256', TEST_SECRET).update(unsigned).digest('base64url')}`;
+}
+
+const withHeader = (header: Record<string, unknown>, payload = claims()) =>
+  rawToken(JSON.stringify({ alg: 'HS256', ...header }), JSON.stringify(payload));
+
+describe('TokenVerifier against RFC 7515 / RFC 7519', () => {
+  const verifier = testVerifier();
+  const hs = (payload: object) => hmacToken(payload);
+
+  it.each([
+    // RFC 7515 §4.1.11: a crit extension the recipient does not understand makes the JWS invalid.
+    [
+      'crit naming an extension',
+      withHeader({ crit: ['exp'], exp: NOW_S + 60 }),
+      'unsupported critical header',
+    ],
+    [
+      'crit with b64 (RFC 7797)',
+      withHeader({ crit: ['b64'], b64: false }),
+      'unsupported critical header',
+    ],
+    ['an empty crit list', withHeader({ crit: [] }), 'unsupported critical header'],
+    // RFC 7515 §5.2 step 4, RFC 7519 §4: duplicate member names are rejected, not "last one wins".
+    [
+      'a duplicate header member',
+      rawToken('{"alg":"HS256","typ":"JWT","typ":"JWT"}', JSON.stringify(claims())),
+      'duplicate member in token',
+    ],
+    [
+      'a duplicate claim',
+      rawToken('{"alg":"HS256","typ":"JWT"}', JSON.stringify(claims()).replace('{', '{"sub":"1",')),
+      'duplicate member in token',
+    ],
+    [
+      'a duplicate member inside a nested object',
+      rawToken('{"alg":"HS256","jwk":{"k":"a","k":"b"}}', JSON.stringify(claims())),
+      'duplicate member in token',
+    ],
+    // RFC 7519 §5.1 / RFC 9068 §4: this gateway's access tokens are "JWT" or "at+jwt".
+    ['typ JWE', withHeader({ typ: 'JWE' }), 'unsupported token type'],
+    ['typ dpop+jwt', withHeader({ typ: 'dpop+jwt' }), 'unsupported token type'],
+    ['a typ that is not a string', withHeader({ typ: 1 }), 'unsupported token type'],
+    [
+      'a header that is not an object',
+      rawToken('"HS256"', JSON.stringify(claims())),
+      'malformed token',
+    ],
+    [
+      'a header that is not JSON',
+      rawToken('{alg:HS256}', JSON.stringify(claims())),
+      'malformed token',
+    ],
+    // RFC 7516 §9: five parts are a JWE, which the gateway never accepts.
+    [
+      'a JWE (five parts)',
+      'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aaaa.bbbb.cccc',
+      'encrypted tokens are not accepted',
+    ],
+    ['an aud list without ours', hs(claims({ aud: ['other', 'more'] })), 'wrong audience'],
+    ['an nbf that is not a number', hs(claims({ nbf: String(NOW_S) })), 'invalid nbf value'],
+    ['an exp that is not a number', hs(claims({ exp: String(NOW_S + 60) })), 'invalid exp value'],
+    ['an iat that is not a number', hs(claims({ iat: String(NOW_S) })), 'missing iat'],
+  ])('should refuse %s', (_, token, description) => {
+    expect(verifier.verify(token, NOW)).toEqual({ ok: false, description });
+  });
+
+  it.each([
+    ['no typ', withHeader({})],
+    ['typ JWT', withHeader({ typ: 'JWT' })],
+    ['typ jwt (media types are case-insensitive)', withHeader({ typ: 'jwt' })],
+    ['typ at+jwt', withHeader({ typ: 'at+jwt' })],
+    ['typ application/at+jwt', withHeader({ typ: 'application/at+jwt' })],
+    // RFC 7519 §4.1.3: aud may be a list; ours being in it is enough.
+    ['an aud list holding ours', hs(claims({ aud: ['other', 'api'] }))],
+    ['a fractional NumericDate', hs(claims({ iat: NOW_S - 0.5, exp: NOW_S + 60.25 }))],
+  ])('should accept %s', (_, token) => {
+    const result = verifier.verify(token, NOW);
+    expect(result.ok).toBe(true);
+    if (result.ok) expect(result.claims.aud).toBe('api');
   });
 });
 

@@ -5,6 +5,7 @@ import { JwtService } from '@nestjs/jwt';
 import { JsonWebTokenError, NotBeforeError, TokenExpiredError } from 'jsonwebtoken';
 import { randomUUID } from 'node:crypto';
 import { authConfig, MIN_SECRET_BYTES } from './auth.config';
+import { checkJoseStructure } from './jose-structure';
 import { AccessClaims } from './principal';
 
 export type Verification =
@@ -28,7 +29,8 @@ const JTI = /^[A-Za-z0-9_-]{1,64}$/;
 const MAX_ROLES = 32;
 
 /**
- * Signs access tokens and checks them: the configured algorithm only, signature, `exp`/`nbf`
+ * Signs access tokens and checks them: the token's structure (`checkJoseStructure`: no JWE, no
+ * duplicate members, no `crit`, an access-token `typ`), the configured algorithm only, signature, `exp`/`nbf`
  * (with the documented clock tolerance), `iat` not in the future, issuer, audience and the shape of
  * every claim the gateway relies on. Keys and options come from the JwtModule registration.
  */
@@ -74,6 +76,8 @@ export class TokenVerifier implements OnModuleInit {
   }
 
   verify(token: string, now = Date.now()): Verification {
+    const structure = checkJoseStructure(token);
+    if (structure !== null) return refuse(structure);
     let payload: unknown;
     try {
       payload = this.jwt.verify(token, { clockTimestamp: Math.floor(now / 1000) });
@@ -94,8 +98,11 @@ export class TokenVerifier implements OnModuleInit {
     if (typeof p.jti !== 'string' || !JTI.test(p.jti)) return refuse('missing or invalid jti');
     if (typeof p.email !== 'string' || p.email.length > 254)
       return refuse('missing or invalid email');
-    // jsonwebtoken accepts an array audience containing ours; the gateway only ever issues one.
-    if (typeof p.aud !== 'string' || typeof p.iss !== 'string') return refuse('invalid audience');
+    // RFC 7519 §4.1.3: a list is allowed; jsonwebtoken has already checked that ours is in it.
+    const aud = p.aud;
+    if (typeof aud !== 'string' && !(Array.isArray(aud) && aud.every((a) => typeof a === 'string')))
+      return refuse('invalid audience');
+    if (typeof p.iss !== 'string') return refuse('invalid audience');
     const roles = p.roles;
     if (
       !Array.isArray(roles) ||
@@ -112,7 +119,8 @@ export class TokenVerifier implements OnModuleInit {
       exp: p.exp,
       jti: p.jti,
       iss: p.iss,
-      aud: p.aud,
+      // The audience the gateway stands for, which the token names (alone or in a list).
+      aud: this.config.audience,
     };
     if (typeof p.nbf === 'number') claims.nbf = p.nbf;
     return { ok: true, claims };

@@ -10,11 +10,12 @@ import type { RouteMatch } from '../routing/route-table';
 import type { AccessLog } from './access-log';
 import { sendError } from './error-response';
 import { clientResponseHeaders } from './forwarded-headers';
+import { isGatewayStatus, isReplicaFailure } from './replica-failure';
 import { RequestBodyStream } from './request-body';
 import type { ResponseTap } from '../cache/response-tap';
 import type { UpstreamHealth } from './upstream-health';
 import type { ServiceUpstreams } from './upstream-registry';
-import { TargetPick, TriedTargets, withTried } from './upstream-target';
+import { hasTried, TargetPick, TriedTargets, withTried } from './upstream-target';
 
 /** Why an attempt failed; decides whether another may follow and the final status (504 for `timeout`). */
 type FailureKind = 'connect' | 'timeout' | 'reset' | 'status';
@@ -64,6 +65,8 @@ export class ProxyExchange {
   private attempts = 0;
   /** Targets of the service this request has had an attempt on. */
   private tried: TriedTargets = null;
+  /** Targets this request has already reported a failure of: one request is one failure per target. */
+  private charged: TriedTargets = null;
   private current: UpstreamAttempt | null = null;
   private lastPick: TargetPick | null = null;
   private lastFailure: FailureKind | null = null;
@@ -191,13 +194,15 @@ export class ProxyExchange {
     headers: IncomingHttpHeaders,
     statusMessage: string | undefined,
   ): void {
+    if (status < 200) {
+      // Interim: the final answer is still to come, so the per-try timer keeps running.
+      this.interim(status, headers);
+      return;
+    }
     clearTimeout(attempt.timer);
     const { upstreams, replaySafe, res, requestId, req } = this.request;
-    if (
-      (status === 502 || status === 503 || status === 504) &&
-      replaySafe &&
-      this.attempts < upstreams.retry.maxAttempts
-    ) {
+    attempt.replicaFailed = isReplicaFailure(status, headers);
+    if (isGatewayStatus(status) && replaySafe && this.attempts < upstreams.retry.maxAttempts) {
       // Read and drop it so the connection stays reusable, then try elsewhere.
       attempt.discard = true;
       return;
@@ -210,6 +215,26 @@ export class ProxyExchange {
     if (this.context.revealTarget) out['x-upstream-target'] = attempt.pick.target.origin;
     if (statusMessage) res.writeHead(status, statusMessage, out);
     else res.writeHead(status, out);
+  }
+
+  /**
+   * An interim 1xx from the upstream. A 103 Early Hints is relayed with its `Link` to an HTTP/1.1
+   * client (RFC 8297; a 1xx must not go to an HTTP/1.0 one, RFC 9110 15.2) while the client has
+   * no answer yet; every other 1xx is the upstream's own business and is dropped.
+   */
+  private interim(status: number, headers: IncomingHttpHeaders): void {
+    const { req, res } = this.request;
+    const link = headers.link;
+    if (
+      status !== 103 ||
+      link === undefined ||
+      res.headersSent ||
+      req.httpVersionMajor !== 1 ||
+      req.httpVersionMinor < 1
+    ) {
+      return;
+    }
+    res.writeEarlyHints({ link });
   }
 
   attemptData(
@@ -227,18 +252,18 @@ export class ProxyExchange {
   attemptEnded(attempt: UpstreamAttempt): void {
     this.current = null;
     if (attempt.discard) {
-      this.attemptFailed(attempt, 'status', true);
+      // Another replica may serve it; only a replica that did not answer for itself is charged.
+      if (!attempt.replicaFailed) this.context.health.succeeded(attempt.pick);
+      this.attemptFailed(attempt, 'status', true, attempt.replicaFailed);
       return;
     }
     // A write's cache invalidation holds the end back, so no instance serves stale after it.
     const settled = this.tap?.responseEnded() ?? null;
     if (settled === null) this.request.res.end();
     else void settled.then(() => this.request.res.end());
-    const status = this.responseStatus;
-    if (status === 502 || status === 503 || status === 504)
-      this.context.health.failed(attempt.pick);
+    if (attempt.replicaFailed) this.charge(attempt.pick);
     else this.context.health.succeeded(attempt.pick);
-    this.finish(status);
+    this.finish(this.responseStatus);
   }
 
   attemptErrored(attempt: UpstreamAttempt, err: Error): void {
@@ -252,7 +277,7 @@ export class ProxyExchange {
     }
     if (this.request.res.headersSent) {
       // The response was already on its way: the client can only learn of it by a cut connection.
-      this.context.health.failed(attempt.pick);
+      this.charge(attempt.pick);
       this.tap?.responseAborted();
       this.request.res.destroy(err);
       this.finish(this.responseStatus);
@@ -266,8 +291,13 @@ export class ProxyExchange {
     this.attemptFailed(attempt, kind, attempt.started);
   }
 
-  private attemptFailed(attempt: UpstreamAttempt, kind: FailureKind, bytesSent: boolean): void {
-    this.context.health.failed(attempt.pick);
+  private attemptFailed(
+    attempt: UpstreamAttempt,
+    kind: FailureKind,
+    bytesSent: boolean,
+    replicaFailed = true,
+  ): void {
+    if (replicaFailed) this.charge(attempt.pick);
     this.lastFailure = kind;
     if (this.finished) return;
     const { retry, metrics } = this.request.upstreams;
@@ -277,6 +307,20 @@ export class ProxyExchange {
     }
     metrics.retries.inc();
     this.backoff = setTimeout(retryNow, retry.backoffMs(this.attempts), this);
+  }
+
+  /**
+   * Reports a failure of `pick` to passive health, once per target per request: retries of one
+   * request must not add up to an ejection. A trial on a target this request already charged
+   * decides nothing; its slot is freed for another request's verdict.
+   */
+  private charge(pick: TargetPick): void {
+    if (hasTried(this.charged, pick.target)) {
+      if (pick.trial) this.context.health.released(pick);
+      return;
+    }
+    this.charged = withTried(this.charged, pick.target);
+    this.context.health.failed(this.request.upstreams, pick);
   }
 
   /** The backoff is over: the next attempt. */
@@ -401,6 +445,8 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   abandoned = false;
   /** A retryable 502/503/504 whose body is read and dropped. */
   discard = false;
+  /** Its answer counts against the target in passive health (see `isReplicaFailure`). */
+  replicaFailed = false;
   /** No longer counted in its target's `inFlight`. */
   private settled = false;
 

@@ -15,32 +15,40 @@ describe('RetryPolicy', () => {
     ['PATCH', true, true],
     ['CONNECT', true, false],
   ])('should call %s (Idempotency-Key: %s) replay-safe: %s', (method, keyed, safe) => {
-    expect(new RetryPolicy(config).isReplaySafe(method, keyed)).toBe(safe);
+    expect(new RetryPolicy(config, true).isReplaySafe(method, keyed)).toBe(safe);
   });
 
+  it.each(['POST', 'PATCH'])(
+    'should never call a keyed %s replay-safe for a service that does not honour keys',
+    (method) => {
+      expect(new RetryPolicy(config, false).isReplaySafe(method, true)).toBe(false);
+      expect(new RetryPolicy(config, false).isReplaySafe('GET', false)).toBe(true);
+    },
+  );
+
   it('should always retry a request whose bytes were never sent, within the attempt limit', () => {
-    const policy = new RetryPolicy(config);
+    const policy = new RetryPolicy(config, false);
     expect(policy.shouldRetry(1, false, false)).toBe(true);
     expect(policy.shouldRetry(2, false, false)).toBe(true);
     expect(policy.shouldRetry(3, false, false)).toBe(false);
   });
 
   it('should retry a sent request only when it is replay-safe', () => {
-    const policy = new RetryPolicy(config);
+    const policy = new RetryPolicy(config, false);
     expect(policy.shouldRetry(1, true, false)).toBe(false);
     expect(policy.shouldRetry(1, true, true)).toBe(true);
     expect(policy.shouldRetry(3, true, true)).toBe(false);
   });
 
   it('should double the backoff ceiling up to the cap', () => {
-    const policy = new RetryPolicy(config, () => 0.9999);
+    const policy = new RetryPolicy(config, false, () => 0.9999);
     expect([1, 2, 3, 4].map((n) => policy.backoffMs(n))).toEqual([99, 199, 249, 249]);
   });
 
   it('should draw full jitter from zero', () => {
-    const policy = new RetryPolicy(config, () => 0);
+    const policy = new RetryPolicy(config, false, () => 0);
     expect(policy.backoffMs(2)).toBe(0);
-    const random = new RetryPolicy(config);
+    const random = new RetryPolicy(config, false);
     for (let i = 0; i < 1000; i++) {
       const wait = random.backoffMs(2);
       expect(wait).toBeGreaterThanOrEqual(0);

@@ -2,7 +2,7 @@ import type { RetryConfig } from '../routing/gateway-config';
 
 /** Methods whose repetition has the same effect as one request (RFC 9110 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-/** Made safe to repeat by an `Idempotency-Key` the service honours. */
+/** Made safe to repeat by an `Idempotency-Key`, where the service honours it. */
 const KEYED = new Set(['POST', 'PATCH']);
 
 /**
@@ -13,6 +13,8 @@ const KEYED = new Set(['POST', 'PATCH']);
 export class RetryPolicy {
   constructor(
     private readonly config: RetryConfig,
+    /** The service honours `Idempotency-Key` (`idempotencyKeys: true`): a keyed POST/PATCH may go again. */
+    private readonly honoursKeys: boolean,
     private readonly random: () => number = Math.random,
   ) {}
 
@@ -20,9 +22,13 @@ export class RetryPolicy {
     return this.config.attempts;
   }
 
-  /** Safe to send again after a timeout, a reset or a 502/503/504 from an upstream. */
+  /**
+   * Safe to send again after a timeout, a reset or a 502/503/504 from an upstream. A key makes a
+   * POST/PATCH safe only where the service is known to honour it: elsewhere the second replica
+   * would act on it a second time.
+   */
   isReplaySafe(method: string, hasIdempotencyKey: boolean): boolean {
-    return IDEMPOTENT.has(method) || (hasIdempotencyKey && KEYED.has(method));
+    return IDEMPOTENT.has(method) || (hasIdempotencyKey && this.honoursKeys && KEYED.has(method));
   }
 
   shouldRetry(attemptsMade: number, bytesMayHaveBeenSent: boolean, replaySafe: boolean): boolean {

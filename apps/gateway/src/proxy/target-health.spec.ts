@@ -18,6 +18,15 @@ describe('TargetHealth', () => {
     expect(health.availability()).toBe('unavailable');
   });
 
+  it('should keep the last target in rotation, counting on, and eject it once another is back', () => {
+    const health = make();
+    for (let i = 0; i < 5; i++) expect(health.failed(false, false)).toBe(false);
+    expect(health.healthy).toBe(true);
+    expect(health.snapshot().consecutiveFailures).toBe(3);
+    expect(health.failed(false, true)).toBe(true);
+    expect(health.healthy).toBe(false);
+  });
+
   it('should offer exactly one trial once the cooldown is over', () => {
     const health = make();
     for (let i = 0; i < 3; i++) health.failed(false);

@@ -18,7 +18,7 @@ export interface TargetHealthSnapshot {
 
 /**
  * Health of one target as seen by the gateway: active checks mark it up or down; passive checks
- * eject it after consecutive failed attempts for a cooldown that doubles on every ejection in a
+ * eject it after consecutive failed requests (each request counts once) for a cooldown that doubles on every ejection in a
  * row (capped), after which exactly one trial request decides whether it returns.
  */
 export class TargetHealth {
@@ -82,8 +82,14 @@ export class TargetHealth {
     return true;
   }
 
-  /** An attempt failed (connection, timeout, reset or 502/503/504). Returns true when this ejected the target. */
-  failed(trial: boolean): boolean {
+  /**
+   * A request failed on this target (connection, timeout, reset, or a 502/503/504 the replica did
+   * not answer for itself). Returns true when this ejected the target. With `canEject` false (it
+   * is the last target of its service in rotation) the failures are counted but it stays in: an
+   * ejection would only turn every request into a 503 without trying, and a replica that is really
+   * gone fails its active check.
+   */
+  failed(trial: boolean, canEject = true): boolean {
     if (trial) {
       this.trialInFlight = false;
       this.eject();
@@ -91,8 +97,8 @@ export class TargetHealth {
     }
     // Attempts already in flight when the target was ejected must not extend its cooldown.
     if (this.ejected) return false;
-    this.consecutiveFailures += 1;
-    if (this.consecutiveFailures < this.policy.failures) return false;
+    if (this.consecutiveFailures < this.policy.failures) this.consecutiveFailures += 1;
+    if (this.consecutiveFailures < this.policy.failures || !canEject) return false;
     this.eject();
     return true;
   }

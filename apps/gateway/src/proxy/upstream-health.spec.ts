@@ -94,7 +94,7 @@ describe('UpstreamHealth with a changing target set', () => {
 
     // A failure reported late by a request that was on the removed target counts nowhere.
     const removed = added[0];
-    for (let i = 0; i < 5; i++) health.failed(removed.usual);
+    for (let i = 0; i < 5; i++) health.failed(service, removed.usual);
     const text = await metrics.registry.metrics();
     expect(text).not.toContain(`127.0.0.2:${port}`);
     expect(text).toContain(`target="http://127.0.0.1:${port}"`);

@@ -17,8 +17,8 @@ export interface ServiceHealthSummary {
 }
 
 /**
- * Upstream health: records the outcome of every attempt (passive: ejection after consecutive
- * failures, one trial after the cooldown) and polls each target's health path (active, on its own
+ * Upstream health: records the outcome of requests on each target (passive: ejection after
+ * consecutive failed requests, never of the last target in rotation, one trial after the cooldown) and polls each target's health path (active, on its own
  * connection so that a saturated pool cannot make a live target look dead).
  */
 @Injectable()
@@ -47,8 +47,12 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
     }
   }
 
-  failed(pick: TargetPick): void {
-    if (pick.target.health.failed(pick.trial)) {
+  /** A request failed on `pick`; the caller reports each target at most once per request. */
+  failed(service: ServiceUpstreams, pick: TargetPick): void {
+    const health = pick.target.health;
+    // Failures are rare next to requests: counting the others in rotation here costs nothing that matters.
+    const others = service.balancer.healthyCount() - (health.healthy ? 1 : 0);
+    if (health.failed(pick.trial, others > 0)) {
       this.ejections.get(pick.target)?.inc();
       this.logger.warn({ msg: 'target ejected', trial: pick.trial, ...where(pick.target) });
     }

@@ -73,7 +73,7 @@ export class UpstreamRegistry implements OnApplicationShutdown {
       return new ServiceUpstreams(
         service,
         fixed.map((origin) => this.createTarget(service, origin, origin)),
-        new RetryPolicy(service.retry, random),
+        new RetryPolicy(service.retry, service.idempotencyKeys, random),
         service.cors ? new CorsPolicy(service.cors) : null,
         metrics.forService(service.name),
       );
@@ -133,9 +133,10 @@ export class UpstreamRegistry implements OnApplicationShutdown {
         // A resolved address still presents the name's certificate.
         ...(origin !== source && source.startsWith('https:') ? { servername: sourceHost } : {}),
       },
-      // The per-try timer of the exchange is the authority; these only bound a stuck socket.
+      // The per-try timer of the exchange bounds the wait for headers; this only bounds a stuck socket.
       headersTimeout: service.timeouts.perTryMs + 1_000,
-      bodyTimeout: service.timeouts.perTryMs,
+      // Between body chunks: a stream may idle this long, whatever the per-try timeout.
+      bodyTimeout: service.timeouts.idleMs,
     });
     const target = new UpstreamTarget(
       service.name,

@@ -51,7 +51,7 @@ describe('parseGatewayConfig', () => {
       backoffBaseMs: 50,
       backoffMaxMs: 2000,
     });
-    expect(config.services[0].timeouts).toEqual({ connectMs: 1000, perTryMs: 2000 });
+    expect(config.services[0].timeouts).toEqual({ connectMs: 1000, perTryMs: 2000, idleMs: 60000 });
   });
 
   it('should parse auth policies and rules', () => {
@@ -300,6 +300,21 @@ describe('parseGatewayConfig: response cache, rate limits and trusted proxies', 
     expect(config.trustedProxyHops).toBe(0);
     expect(config.services[0].cache).toBeNull();
     expect(config.services[0].rateLimits).toEqual([]);
+  });
+
+  it('should take idempotencyKeys per service, off unless set, from defaults too', () => {
+    const config = parseGatewayConfig({
+      services: [service(), service({ name: 'b', basePath: '/b', idempotencyKeys: true })],
+    });
+    expect(config.services.map((s) => s.idempotencyKeys)).toEqual([false, true]);
+    const all = parseGatewayConfig({
+      defaults: { idempotencyKeys: true },
+      services: [service(), service({ name: 'b', basePath: '/b', idempotencyKeys: false })],
+    });
+    expect(all.services.map((s) => s.idempotencyKeys)).toEqual([true, false]);
+    expect(problems({ services: [service({ idempotencyKeys: 'yes' })] })).toContain(
+      'services[0].idempotencyKeys: must be true or false',
+    );
   });
 
   it('should parse a cache block, from defaults or per service, and let a service turn it off', () => {

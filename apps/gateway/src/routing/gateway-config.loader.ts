@@ -35,6 +35,7 @@ const OPTION_KEYS = [
   'auth',
   'cache',
   'rateLimits',
+  'idempotencyKeys',
 ] as const;
 const SERVICE_KEYS = ['name', 'basePath', 'targets', ...OPTION_KEYS];
 /** A bound on the targets listed for one service (discovery may expand a name to more). */
@@ -227,6 +228,11 @@ function parseOptions(
       entry.rateLimits === undefined
         ? base.rateLimits
         : parseRateLimits(fields, paths, entry.rateLimits, at(path, 'rateLimits')),
+    idempotencyKeys: fields.boolean(
+      entry.idempotencyKeys,
+      at(path, 'idempotencyKeys'),
+      base.idempotencyKeys,
+    ),
   };
 }
 
@@ -236,9 +242,11 @@ function parseTimeouts(
   path: string,
   base: TimeoutsConfig,
 ): TimeoutsConfig {
-  return fields.section(value, path, ['connectMs', 'perTryMs'], base, (section) => ({
+  const keys = ['connectMs', 'perTryMs', 'idleMs'] as const;
+  return fields.section(value, path, keys, base, (section) => ({
     connectMs: section.integer('connectMs', 1, 60_000),
     perTryMs: section.integer('perTryMs', 1, 600_000),
+    idleMs: section.integer('idleMs', 1, 3_600_000),
   }));
 }
 

@@ -19,8 +19,14 @@ export interface AuthConfig {
 export interface TimeoutsConfig {
   /** TCP (and TLS) connect to one target. */
   readonly connectMs: number;
-  /** One attempt, from dispatch until the response headers; also the longest pause inside a body. */
+  /** One attempt, from dispatch until the final response headers; a try that exceeds it is retried. */
   readonly perTryMs: number;
+  /**
+   * The longest silence between two chunks of a response body once its headers came (like nginx's
+   * `proxy_read_timeout`): a stream (server-sent events) may idle this long. Past it the client's
+   * connection is cut; a body under way is never retried.
+   */
+  readonly idleMs: number;
 }
 
 export interface RetryConfig {
@@ -101,6 +107,11 @@ export interface ServiceOptions {
   /** `null`: nothing of this service is cached. */
   readonly cache: CacheConfig | null;
   readonly rateLimits: readonly RateLimitConfig[];
+  /**
+   * The service honours `Idempotency-Key` on POST and PATCH (a repeat with the same key does not
+   * act twice), so the gateway may retry keyed POST/PATCH there. Off: they are sent once.
+   */
+  readonly idempotencyKeys: boolean;
 }
 
 export interface ServiceConfig extends ServiceOptions {
@@ -125,7 +136,7 @@ export interface GatewayConfig {
 }
 
 export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
-  timeouts: { connectMs: 1_000, perTryMs: 5_000 },
+  timeouts: { connectMs: 1_000, perTryMs: 5_000, idleMs: 60_000 },
   retry: { attempts: 3, backoffBaseMs: 100, backoffMaxMs: 2_000 },
   bodyLimitBytes: 1_048_576,
   connectionsPerTarget: 256,
@@ -136,6 +147,7 @@ export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
   auth: { default: AUTHENTICATED, rules: [] },
   cache: null,
   rateLimits: [],
+  idempotencyKeys: false,
 };
 
 /** Paths the gateway serves itself; no service may be mounted on, above or below them. */
