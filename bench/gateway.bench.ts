@@ -10,14 +10,15 @@
  *   nginx         one worker, upstream keepalive, access log to a file (when nginx is installed)
  *
  * The load generator (autocannon) runs in its own process too. Every case is measured in
- * `--rounds` interleaved rounds (the contender order rotates each round), each case after a
- * warm-up; ratios are taken within a round and their median reported, so background load on a
+ * `--rounds` short interleaved rounds (the contender order rotates and the method order flips each
+ * round), after a `--warmup` in the first round and a `--settle` load (new connections) in the
+ * others; ratios are taken within a round and their median reported, so background load on a
  * shared machine hits both sides of a ratio alike. `cpu/req` is the CPU time (user + system, all
  * threads, plus child processes: nginx's worker) of the contender's process per answered request.
  *
  *   npm run bench            # builds the gateway, then runs this
  *   node -r ts-node/register/transpile-only bench/gateway.bench.ts \
- *     [--duration=4] [--warmup=1] [--rounds=3] [--connections=50] [--no-dev] \
+ *     [--rounds=6] [--duration=2] [--warmup=2] [--settle=0.5] [--connections=50] [--no-dev] \
  *     [--only=gateway,bare] [--methods=GET] [--profile]
  *
  * `--profile` starts the gateway with `--cpu-prof` and leaves the profile in bench/profiles/.
@@ -189,39 +190,61 @@ async function checkAnswers(c: Contender, direct: string): Promise<void> {
   }
 }
 
-function ratioColumn(samples: Sample[], name: string, method: Method, of: string): string {
+/** The 1-minute load average, to show how busy the machine was around the run. */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  } catch {
+    return 'n/a';
+  }
+}
+
+/** Median over rounds of `metric(contender) / metric(reference)`, both taken in the same round. */
+function pairedRatio(
+  samples: Sample[],
+  name: string,
+  method: Method,
+  reference: string,
+  metric: (s: Sample) => number | null,
+): string {
   const ratios: number[] = [];
   for (const s of samples.filter((x) => x.contender === name && x.method === method)) {
     const ref = samples.find(
-      (x) => x.contender === of && x.method === method && x.round === s.round,
+      (x) => x.contender === reference && x.method === method && x.round === s.round,
     );
-    if (ref) ratios.push(s.rps / ref.rps);
+    const [a, b] = [metric(s), ref && metric(ref)];
+    if (a !== null && b) ratios.push(a / b);
   }
   return ratios.length ? `${median(ratios).toFixed(2)}x` : '-';
 }
 
 function report(samples: Sample[], names: string[], rounds: number): void {
-  const header =
-    'method  contender      req/s   p99 ms  cpu us/req  x fast-gateway  x bare   errors/non-2xx';
-  console.log(`\nmedians of ${rounds} round(s); ratios are medians of per-round ratios\n`);
-  console.log(header);
+  console.log(`
+medians of ${rounds} round(s); ratios are medians of per-round ratios
+`);
+  console.log(
+    'method  contender      req/s   p99 ms  cpu us/req  req/s x fast-gw  x bare' +
+      '  cpu x fast-gw  x bare  errors/non-2xx',
+  );
+  const rps = (s: Sample) => s.rps;
+  const cpu = (s: Sample) => s.cpuUs;
   for (const method of METHODS) {
     for (const name of names) {
       const of = samples.filter((s) => s.contender === name && s.method === method);
       if (!of.length) continue;
-      const cpu = of.map((s) => s.cpuUs).filter((v): v is number => v !== null);
+      const cpus = of.map(cpu).filter((v): v is number => v !== null);
       console.log(
         [
           method.padEnd(6),
           name.padEnd(12),
-          median(of.map((s) => s.rps))
-            .toFixed(0)
-            .padStart(7),
+          median(of.map(rps)).toFixed(0).padStart(7),
           String(median(of.map((s) => s.p99))).padStart(8),
-          (cpu.length ? median(cpu).toFixed(0) : 'n/a').padStart(11),
-          ratioColumn(samples, name, method, 'fast-gateway').padStart(15),
-          ratioColumn(samples, name, method, 'bare').padStart(7),
-          `   ${of.reduce((n, s) => n + s.errors, 0)}/${of.reduce((n, s) => n + s.non2xx, 0)}`,
+          (cpus.length ? median(cpus).toFixed(0) : 'n/a').padStart(11),
+          pairedRatio(samples, name, method, 'fast-gateway', rps).padStart(16),
+          pairedRatio(samples, name, method, 'bare', rps).padStart(7),
+          pairedRatio(samples, name, method, 'fast-gateway', cpu).padStart(14),
+          pairedRatio(samples, name, method, 'bare', cpu).padStart(7),
+          `  ${of.reduce((n, s) => n + s.errors, 0)}/${of.reduce((n, s) => n + s.non2xx, 0)}`,
         ].join(' '),
       );
     }
@@ -229,9 +252,10 @@ function report(samples: Sample[], names: string[], rounds: number): void {
 }
 
 async function main(): Promise<void> {
-  const duration = option('duration', 4);
-  const warmup = option('warmup', 1);
-  const rounds = option('rounds', 3);
+  const duration = option('duration', 2);
+  const warmup = option('warmup', 2);
+  const settle = option('settle', 0.5);
+  const rounds = option('rounds', 6);
   const connections = option('connections', 50);
   const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const only = arg('only')?.split(',');
@@ -324,9 +348,10 @@ async function main(): Promise<void> {
 
     console.log(
       `${contenders.map((c) => c.name).join(', ')}${nginx ? '' : ' (nginx not installed)'}\n` +
-        `autocannon in its own process: ${connections} connections, ${duration} s per case after ` +
-        `${warmup} s warm-up, ${rounds} interleaved round(s); GET answer 374 B, POST body ` +
-        `${Buffer.byteLength(ORDER)} B; Node ${process.version}`,
+        `autocannon in its own process: ${connections} connections, ${rounds} interleaved ` +
+        `round(s) of ${duration} s per case, after ${warmup} s warm-up in the first round and ` +
+        `${settle} s in the others; GET answer 374 B, POST body ${Buffer.byteLength(ORDER)} B; ` +
+        `Node ${process.version}; load average ${loadAverage()}`,
     );
     const samples: Sample[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -334,7 +359,8 @@ async function main(): Promise<void> {
       const methodOrder = round % 2 ? [...methods].reverse() : methods;
       for (const method of methodOrder) {
         for (const c of order) {
-          if (warmup > 0) await measure(load, c, method, warmup, connections);
+          const pause = round === 0 ? warmup : settle;
+          if (pause > 0) await measure(load, c, method, pause, connections);
           const s = { ...(await measure(load, c, method, duration, connections)), round };
           samples.push(s);
           console.log(
@@ -350,6 +376,7 @@ async function main(): Promise<void> {
       contenders.map((c) => c.name),
       rounds,
     );
+    console.log(`load average at the end: ${loadAverage()}`);
     const logLines = (file: string) =>
       existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
     console.log(
