@@ -269,6 +269,15 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
   const children: ChildProcess[] = [];
   const contenders: Contender[] = [];
+  // Ctrl-C or a kill of this process still stops every child and removes the temporary directory.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void Promise.all(children.map(stop)).finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
+    });
+  }
   try {
     const ports = { a: await freePort(), b: await freePort() };
     const targets = [ports.a, ports.b].map((p) => `http://${HOST}:${p}`);
