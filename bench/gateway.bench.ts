@@ -1,22 +1,30 @@
 /**
- * Gateway benchmark: the same load, in one run, straight to a backend, through the gateway (the
- * built dist, as a child process with access logs and metrics on) and through fast-gateway 5.0.1,
- * the reference peer. Prints req/s, p99 and the ratios gateway/fast-gateway and gateway/direct.
+ * Gateway benchmark. In one run, with the same two backend replicas (a 374-byte JSON product on
+ * GET, a 1 KB JSON order on POST) and the same load, it measures every contender in a process of
+ * its own, started the way its users start it (plain `node`, no require hooks):
  *
- *   npx nest build gateway
- *   node -r ts-node/register/transpile-only -r tsconfig-paths/register bench/gateway.bench.ts \
- *     [--duration=10] [--warmup=2] [--connections=50] [--rounds=1] [--profile]
+ *   gateway       the built dist, NODE_ENV=production, access log to a file, metrics, auth checks
+ *   gateway-dev   the same in NODE_ENV=development (skip with --no-dev)
+ *   fast-gateway  fast-gateway 5.0.1, round-robin through its documented `proxyHandler`
+ *   bare          node:http + one undici Pool per replica, bodies piped: the floor for Node
+ *   nginx         one worker, upstream keepalive, access log to a file (when nginx is installed)
  *
- * With `--rounds=N` every case runs N times, interleaved, and the medians are reported: on a
- * shared machine that evens out background load. `cpu/req` is the CPU time (user + system) the
- * serving process (backend, gateway or fast-gateway) spent per answered request (Linux only).
- * `--profile` starts the gateway with `--cpu-prof` and leaves the profile in bench/profiles/;
- * `--only=gateway` (or direct, fast-gateway) and `--methods=GET` narrow the run, e.g. to profile
- * one case alone.
- * Everything listens on 127.0.0.1; each process below is a child of this one.
+ * The load generator (autocannon) runs in its own process too. Every case is measured in
+ * `--rounds` short interleaved rounds (the contender order rotates and the method order flips each
+ * round), after a `--warmup` in the first round and a `--settle` load (new connections) in the
+ * others; ratios are taken within a round and their median reported, so background load on a
+ * shared machine hits both sides of a ratio alike. `cpu/req` is the CPU time (user + system, all
+ * threads, plus child processes: nginx's worker) of the contender's process per answered request.
+ *
+ *   npm run bench            # builds the gateway, then runs this
+ *   node -r ts-node/register/transpile-only bench/gateway.bench.ts \
+ *     [--rounds=6] [--duration=2] [--warmup=2] [--settle=0.5] [--connections=50] [--no-dev] \
+ *     [--only=gateway,bare] [--methods=GET] [--profile]
+ *
+ * `--profile` starts the gateway with `--cpu-prof` and leaves the profile in bench/profiles/.
+ * Everything listens on 127.0.0.1; every process is a child of this one and is stopped at the end.
  */
-import autocannon from 'autocannon';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -27,7 +35,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -39,45 +46,81 @@ import {
   stop,
   waitReady,
 } from './support/bench-process';
+import { nginxBinary, nginxInstance } from './support/nginx';
+import { treeCpuSeconds } from './support/process-cpu';
 
 const BASE_PATH = '/api/bench';
-const PAYLOAD = JSON.stringify({
-  name: 'benchmark order',
-  note: 'x'.repeat(1024 - 60),
-  quantity: 3,
+const CONTENDERS_DIR = join(ROOT, 'bench', 'contenders');
+const METHODS = ['GET', 'POST'] as const;
+type Method = (typeof METHODS)[number];
+
+/** A 1 KB order, the kind of body a checkout POST carries. */
+const ORDER = JSON.stringify({
+  orderId: 'c8f1e0a2-5b7d-4e19-9a3c-2f6d8b1e4a70',
+  customer: { id: 'usr_48213', email: 'jane.doe@example.com' },
+  currency: 'EUR',
+  shipping: {
+    name: 'Jane Doe',
+    street: 'Hauptstrasse 12',
+    city: 'Frankfurt am Main',
+    postcode: '60311',
+    country: 'DE',
+  },
+  lines: Array.from({ length: 14 }, (_, i) => ({
+    sku: `WDG-${1040 + i}-BLU`,
+    quantity: 1 + (i % 3),
+    unitPrice: '19.90',
+  })),
 });
 
-interface Case {
-  label: string;
-  method: 'GET' | 'POST';
+interface Contender {
+  name: string;
+  process: ChildProcess;
   url: string;
-  /** The process that serves this case, whose CPU time is measured. */
-  server: ChildProcess;
 }
 
-interface Measured {
-  label: string;
-  method: string;
+interface Sample {
+  contender: string;
+  method: Method;
+  round: number;
   rps: number;
+  p99: number;
+  cpuUs: number | null;
+  errors: number;
+  non2xx: number;
+}
+
+interface LoadResult {
+  requests: number;
+  seconds: number;
   p99: number;
   errors: number;
   non2xx: number;
-  /** CPU microseconds of the serving process per answered request, when /proc is readable. */
-  cpuPerRequestUs: number | null;
+  error?: string;
 }
 
-/** Linux clock ticks per second for /proc/<pid>/stat times. */
-const CLOCK_TICKS = 100;
+/** Environment for child processes: no inherited require hooks, no shared Redis. */
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  delete env.REDIS_URL;
+  delete env.TS_NODE_PROJECT;
+  return env;
+}
 
-/** CPU seconds (user + system) a process has used so far, or null off Linux. */
-function cpuSeconds(pid: number | undefined): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return null;
-  }
+/** A .mjs program from bench/contenders, as plain `node file args`; resolves once it listens. */
+async function startScript(file: string, args: string[], logFile?: number): Promise<ChildProcess> {
+  const child = fork(join(CONTENDERS_DIR, file), args, {
+    cwd: ROOT,
+    execArgv: [],
+    env: childEnv(),
+    stdio: ['ignore', logFile ?? 'ignore', 'inherit', 'ipc'],
+  });
+  await new Promise<void>((done, fail) => {
+    child.once('message', () => done());
+    child.once('exit', (code) => fail(new Error(`${file} exited (${code}) before it was ready`)));
+  });
+  return child;
 }
 
 function median(values: number[]): number {
@@ -86,260 +129,289 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-/** Backend role: GET answers a small JSON, POST reads the whole body and answers with its size. */
-function runBackend(port: number): void {
-  const item = JSON.stringify({ id: 1, name: 'widget', price: '9.99' });
-  createServer((req: IncomingMessage, res: ServerResponse) => {
-    if (req.url === '/health/ready') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-      return;
-    }
-    if (req.method === 'POST') {
-      let bytes = 0;
-      req.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      req.on('end', () => {
-        const body = JSON.stringify({ ok: true, bytes });
-        res.writeHead(201, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-        });
-        res.end(body);
-      });
-      return;
-    }
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(item),
-    });
-    res.end(item);
-  }).listen(port, HOST);
-}
-
-/** fast-gateway role: round-robin over the backends, query string passed through as is. */
-function runFastGateway(port: number, targets: string[]): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const gateway = require('fast-gateway') as (opts: unknown) => { start(port: number): unknown };
-  let next = 0;
-  gateway({
-    routes: [
-      {
-        prefix: BASE_PATH,
-        target: targets[0],
-        disableQsOverwrite: true,
-        proxyHandler: (
-          req: unknown,
-          res: unknown,
-          url: string,
-          proxy: (...args: unknown[]) => void,
-          opts: { base?: string },
-        ) => {
-          opts.base = targets[next];
-          next = (next + 1) % targets.length;
-          proxy(req, res, url, opts);
-        },
-      },
-    ],
-  }).start(port);
-}
-
-function spawnRole(role: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, [...process.execArgv, __filename, `--role=${role}`, ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'ignore', 'inherit'],
+function runLoad(load: ChildProcess, job: object): Promise<LoadResult> {
+  return new Promise((done, fail) => {
+    load.once('message', (result: LoadResult) =>
+      result.error ? fail(new Error(result.error)) : done(result),
+    );
+    load.send(job);
   });
 }
 
-async function measure(c: Case, seconds: number, connections: number): Promise<Measured> {
-  const cpuBefore = cpuSeconds(c.server.pid);
-  const result = await autocannon({
-    url: c.url,
-    method: c.method,
+async function measure(
+  load: ChildProcess,
+  c: Contender,
+  method: Method,
+  seconds: number,
+  connections: number,
+): Promise<Omit<Sample, 'round'>> {
+  const job = {
+    url: `${c.url}${BASE_PATH}/items/1042`,
+    method,
+    headers: method === 'POST' ? { 'content-type': 'application/json' } : {},
+    body: method === 'POST' ? ORDER : undefined,
     connections,
-    duration: seconds,
-    headers: c.method === 'POST' ? { 'content-type': 'application/json' } : {},
-    body: c.method === 'POST' ? PAYLOAD : undefined,
-  });
-  const cpuAfter = cpuSeconds(c.server.pid);
-  const answered = result.requests.total;
+    seconds,
+  };
+  const cpuBefore = treeCpuSeconds(c.process.pid);
+  const r = await runLoad(load, job);
+  const cpuAfter = treeCpuSeconds(c.process.pid);
   return {
-    label: c.label,
-    method: c.method,
-    rps: result.requests.average,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    cpuPerRequestUs:
-      cpuBefore === null || cpuAfter === null || answered === 0
+    contender: c.name,
+    method,
+    rps: r.requests / r.seconds,
+    p99: r.p99,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    cpuUs:
+      cpuBefore === null || cpuAfter === null || r.requests === 0
         ? null
-        : ((cpuAfter - cpuBefore) * 1e6) / answered,
+        : ((cpuAfter - cpuBefore) * 1e6) / r.requests,
   };
 }
 
-function formatRow(m: Measured): string {
-  const cpu = m.cpuPerRequestUs === null ? 'n/a' : `${m.cpuPerRequestUs.toFixed(0)} us`;
-  return (
-    `${m.method.padEnd(5)} ${m.label.padEnd(13)} ${m.rps.toFixed(0).padStart(7)} req/s` +
-    `  p99 ${String(m.p99).padStart(4)} ms  cpu/req ${cpu.padStart(6)}` +
-    `  errors ${m.errors}  non-2xx ${m.non2xx}`
+/** Each contender must answer what the backend answers before its figures mean anything. */
+async function checkAnswers(c: Contender, direct: string): Promise<void> {
+  const path = `${BASE_PATH}/items/1042`;
+  for (const method of METHODS) {
+    const init: RequestInit =
+      method === 'POST'
+        ? { method, body: ORDER, headers: { 'content-type': 'application/json' } }
+        : { method };
+    const [via, expected] = await Promise.all(
+      [`${c.url}${path}`, `${direct}/items/1042`].map(async (url) => {
+        const res = await fetch(url, init);
+        return `${res.status} ${await res.text()}`;
+      }),
+    );
+    if (via !== expected) {
+      throw new Error(`${c.name} ${method} answered "${via}", the backend "${expected}"`);
+    }
+  }
+}
+
+/** The 1-minute load average, to show how busy the machine was around the run. */
+function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
+  } catch {
+    return 'n/a';
+  }
+}
+
+/** Median over rounds of `metric(contender) / metric(reference)`, both taken in the same round. */
+function pairedRatio(
+  samples: Sample[],
+  name: string,
+  method: Method,
+  reference: string,
+  metric: (s: Sample) => number | null,
+): string {
+  const ratios: number[] = [];
+  for (const s of samples.filter((x) => x.contender === name && x.method === method)) {
+    const ref = samples.find(
+      (x) => x.contender === reference && x.method === method && x.round === s.round,
+    );
+    const [a, b] = [metric(s), ref && metric(ref)];
+    if (a !== null && b) ratios.push(a / b);
+  }
+  return ratios.length ? `${median(ratios).toFixed(2)}x` : '-';
+}
+
+function report(samples: Sample[], names: string[], rounds: number): void {
+  console.log(`
+medians of ${rounds} round(s); ratios are medians of per-round ratios
+`);
+  console.log(
+    'method  contender      req/s   p99 ms  cpu us/req  req/s x fast-gw  x bare' +
+      '  cpu x fast-gw  x bare  errors/non-2xx',
   );
+  const rps = (s: Sample) => s.rps;
+  const cpu = (s: Sample) => s.cpuUs;
+  for (const method of METHODS) {
+    for (const name of names) {
+      const of = samples.filter((s) => s.contender === name && s.method === method);
+      if (!of.length) continue;
+      const cpus = of.map(cpu).filter((v): v is number => v !== null);
+      console.log(
+        [
+          method.padEnd(6),
+          name.padEnd(12),
+          median(of.map(rps)).toFixed(0).padStart(7),
+          String(median(of.map((s) => s.p99))).padStart(8),
+          (cpus.length ? median(cpus).toFixed(0) : 'n/a').padStart(11),
+          pairedRatio(samples, name, method, 'fast-gateway', rps).padStart(16),
+          pairedRatio(samples, name, method, 'bare', rps).padStart(7),
+          pairedRatio(samples, name, method, 'fast-gateway', cpu).padStart(14),
+          pairedRatio(samples, name, method, 'bare', cpu).padStart(7),
+          `  ${of.reduce((n, s) => n + s.errors, 0)}/${of.reduce((n, s) => n + s.non2xx, 0)}`,
+        ].join(' '),
+      );
+    }
+  }
 }
 
 async function main(): Promise<void> {
-  const duration = option('duration', 10);
+  const duration = option('duration', 2);
   const warmup = option('warmup', 2);
+  const settle = option('settle', 0.5);
+  const rounds = option('rounds', 6);
   const connections = option('connections', 50);
-  const rounds = option('rounds', 1);
-  const only = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1];
-  const methods = (
-    process.argv.find((a) => a.startsWith('--methods='))?.split('=')[1] ?? 'GET,POST'
-  ).split(',') as ('GET' | 'POST')[];
+  const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const only = arg('only')?.split(',');
+  const methods = (arg('methods')?.split(',') ?? METHODS) as Method[];
   const profile = process.argv.includes('--profile');
+  const wanted = (name: string) => !only || only.includes(name);
   if (!existsSync(GATEWAY_ENTRY)) {
     throw new Error(`${GATEWAY_ENTRY} is missing: run "npx nest build gateway" first`);
   }
 
   const dir = mkdtempSync(join(tmpdir(), 'gateway-bench-'));
-  const [backendA, backendB, gatewayPort, fastPort] = [
-    await freePort(),
-    await freePort(),
-    await freePort(),
-    await freePort(),
-  ];
-  const targets = [backendA, backendB].map((p) => `http://${HOST}:${p}`);
-  const configFile = join(dir, 'gateway.bench.yaml');
-  writeFileSync(
-    configFile,
-    [
-      'services:',
-      '  - name: bench',
-      `    basePath: ${BASE_PATH}`,
-      '    targets:',
-      ...targets.map((t) => `      - ${t}`),
-      '    auth:',
-      '      default: public',
-      '',
-    ].join('\n'),
-  );
-
-  const profileDir = join(ROOT, 'bench', 'profiles');
-  if (profile) mkdirSync(profileDir, { recursive: true });
-  const accessLog = openSync(join(dir, 'gateway.log'), 'a');
-  const children: ChildProcess[] = [
-    spawnRole('backend', [String(backendA)]),
-    spawnRole('backend', [String(backendB)]),
-    spawnRole('fast-gateway', [String(fastPort), ...targets]),
-    spawn(
-      process.execPath,
-      [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), GATEWAY_ENTRY],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          NODE_ENV: 'production',
-          PORT: String(gatewayPort),
-          HOST,
-          GATEWAY_CONFIG: configFile,
-          GATEWAY_ACCESS_LOG: 'true',
-          LOG_LEVEL: 'info',
-          // Production mode refuses to start without a signing secret (the route itself is public).
-          JWT_SECRET: randomBytes(32).toString('hex'),
-        },
-        stdio: ['ignore', accessLog, 'inherit'],
-      },
-    ),
-  ];
-
+  const children: ChildProcess[] = [];
+  const contenders: Contender[] = [];
+  // Ctrl-C or a kill of this process still stops every child and removes the temporary directory.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      void Promise.all(children.map(stop)).finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(130);
+      });
+    });
+  }
   try {
-    await Promise.all([
-      ...targets.map((t) => waitReady(`${t}/health/ready`)),
-      waitReady(`http://${HOST}:${gatewayPort}/health/ready`),
-      waitReady(`http://${HOST}:${fastPort}${BASE_PATH}/items`),
-    ]);
-    console.log(
-      `autocannon: ${connections} connections, ${duration} s per case (${warmup} s warm-up), ` +
-        `POST body ${Buffer.byteLength(PAYLOAD)} bytes, Node ${process.version}\n`,
+    const ports = { a: await freePort(), b: await freePort() };
+    const targets = [ports.a, ports.b].map((p) => `http://${HOST}:${p}`);
+    children.push(
+      ...(await Promise.all(
+        [ports.a, ports.b].map((p) => startScript('backend.mjs', [String(p)])),
+      )),
     );
+    const load = await startScript('load.mjs', []);
+    children.push(load);
 
-    const [backend, , fastGateway, gateway] = children;
-    const runs: Measured[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      if (rounds > 1) console.log(`round ${round} of ${rounds}`);
-      for (const method of methods) {
-        const cases: Case[] = [
-          { label: 'direct', method, url: `${targets[0]}/items`, server: backend },
-          {
-            label: 'gateway',
-            method,
-            url: `http://${HOST}:${gatewayPort}${BASE_PATH}/items`,
-            server: gateway,
-          },
-          {
-            label: 'fast-gateway',
-            method,
-            url: `http://${HOST}:${fastPort}${BASE_PATH}/items`,
-            server: fastGateway,
-          },
-        ];
-        for (const c of cases.filter((x) => !only || x.label === only)) {
-          if (warmup > 0) await measure(c, warmup, connections);
-          const m = await measure(c, duration, connections);
-          runs.push(m);
-          console.log(formatRow(m));
-        }
-      }
-    }
-
-    const summary = (method: string, label: string): Measured => {
-      const of = runs.filter((r) => r.method === method && r.label === label);
-      const cpu = of.map((r) => r.cpuPerRequestUs).filter((v): v is number => v !== null);
-      return {
-        label,
-        method,
-        rps: median(of.map((r) => r.rps)),
-        p99: median(of.map((r) => r.p99)),
-        errors: of.reduce((n, r) => n + r.errors, 0),
-        non2xx: of.reduce((n, r) => n + r.non2xx, 0),
-        cpuPerRequestUs: cpu.length ? median(cpu) : null,
-      };
-    };
-    if (only) return;
-    if (rounds > 1) {
-      console.log(`\nmedians of ${rounds} rounds`);
-      for (const method of ['GET', 'POST']) {
-        for (const label of ['direct', 'gateway', 'fast-gateway']) {
-          console.log(formatRow(summary(method, label)));
-        }
-      }
-    }
-    console.log('');
-    for (const method of ['GET', 'POST']) {
-      const ours = summary(method, 'gateway');
-      const peer = summary(method, 'fast-gateway');
-      const direct = summary(method, 'direct');
-      console.log(
-        `${method.padEnd(5)} gateway/fast-gateway ${(ours.rps / peer.rps).toFixed(2)}x` +
-          `   gateway/direct ${(ours.rps / direct.rps).toFixed(2)}x`,
+    const configFile = join(dir, 'gateway.bench.yaml');
+    writeFileSync(
+      configFile,
+      [
+        'services:',
+        '  - name: bench',
+        `    basePath: ${BASE_PATH}`,
+        '    targets:',
+        ...targets.map((t) => `      - ${t}`),
+        '    auth:',
+        '      default: public',
+        '',
+      ].join('\n'),
+    );
+    const profileDir = join(ROOT, 'bench', 'profiles');
+    if (profile) mkdirSync(profileDir, { recursive: true });
+    const gateway = async (name: string, nodeEnv: string): Promise<void> => {
+      if (!wanted(name)) return;
+      const port = await freePort();
+      const child = spawn(
+        process.execPath,
+        [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), GATEWAY_ENTRY],
+        {
+          cwd: ROOT,
+          env: childEnv({
+            NODE_ENV: nodeEnv,
+            PORT: String(port),
+            HOST,
+            GATEWAY_CONFIG: configFile,
+            GATEWAY_ACCESS_LOG: 'true',
+            LOG_LEVEL: 'info',
+            JWT_SECRET: randomBytes(32).toString('hex'),
+          }),
+          stdio: ['ignore', openSync(join(dir, `${name}.log`), 'a'), 'inherit'],
+        },
       );
+      children.push(child);
+      contenders.push({ name, process: child, url: `http://${HOST}:${port}` });
+    };
+    await gateway('gateway', 'production');
+    if (!process.argv.includes('--no-dev')) await gateway('gateway-dev', 'development');
+    for (const [name, file] of [
+      ['fast-gateway', 'fast-gateway.mjs'],
+      ['bare', 'bare-proxy.mjs'],
+    ]) {
+      if (!wanted(name)) continue;
+      const port = await freePort();
+      const child = await startScript(file, [String(port), BASE_PATH, ...targets]);
+      children.push(child);
+      contenders.push({ name, process: child, url: `http://${HOST}:${port}` });
+    }
+    const nginx = nginxBinary();
+    if (nginx && wanted('nginx')) {
+      const port = await freePort();
+      const [binary, ...args] = nginxInstance(nginx, join(dir, 'nginx'), port, BASE_PATH, targets);
+      const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+      children.push(child);
+      contenders.push({ name: 'nginx', process: child, url: `http://${HOST}:${port}` });
+    }
+    await Promise.all(
+      contenders.map((c) =>
+        waitReady(c.name.startsWith('gateway') ? `${c.url}/health/ready` : `${c.url}${BASE_PATH}/`),
+      ),
+    );
+    for (const c of contenders) await checkAnswers(c, targets[0]);
+
+    console.log(
+      `${contenders.map((c) => c.name).join(', ')}${nginx ? '' : ' (nginx not installed)'}\n` +
+        `autocannon in its own process: ${connections} connections, ${rounds} interleaved ` +
+        `round(s) of ${duration} s per case, after ${warmup} s warm-up in the first round and ` +
+        `${settle} s in the others; GET answer 374 B, POST body ${Buffer.byteLength(ORDER)} B; ` +
+        `Node ${process.version}; load average ${loadAverage()}`,
+    );
+    const samples: Sample[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]);
+      const methodOrder = round % 2 ? [...methods].reverse() : methods;
+      for (const method of methodOrder) {
+        for (const c of order) {
+          const pause = round === 0 ? warmup : settle;
+          if (pause > 0) await measure(load, c, method, pause, connections);
+          const s = { ...(await measure(load, c, method, duration, connections)), round };
+          samples.push(s);
+          console.log(
+            `round ${round + 1} ${method.padEnd(4)} ${c.name.padEnd(12)} ` +
+              `${s.rps.toFixed(0).padStart(6)} req/s  p99 ${s.p99} ms  ` +
+              `cpu ${s.cpuUs === null ? 'n/a' : s.cpuUs.toFixed(0)} us/req`,
+          );
+        }
+      }
+    }
+    report(
+      samples,
+      contenders.map((c) => c.name),
+      rounds,
+    );
+    console.log(`load average at the end: ${loadAverage()}`);
+    const logLines = (file: string) =>
+      existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+    console.log(
+      `\naccess log lines written: ` +
+        contenders
+          .filter((c) => c.name.startsWith('gateway') || c.name === 'nginx')
+          .map(
+            (c) =>
+              `${c.name} ${logLines(c.name === 'nginx' ? join(dir, 'nginx', 'access.log') : join(dir, `${c.name}.log`))}`,
+          )
+          .join(', '),
+    );
+    if (samples.some((s) => s.errors > 0 || s.non2xx > 0)) {
+      throw new Error('some requests failed: the figures above are not comparable');
     }
   } finally {
     await Promise.all(children.map(stop));
     rmSync(dir, { recursive: true, force: true });
-    if (profile) console.log(`\nCPU profile of the gateway: ${profileDir}`);
+    if (profile) console.log(`\nCPU profile of the gateway: ${join(ROOT, 'bench', 'profiles')}`);
   }
 }
 
-const role = process.argv.find((a) => a.startsWith('--role='))?.split('=')[1];
-const roleArgs = process.argv.slice(process.argv.findIndex((a) => a.startsWith('--role=')) + 1);
-if (role === 'backend') {
-  runBackend(Number(roleArgs[0]));
-} else if (role === 'fast-gateway') {
-  runFastGateway(Number(roleArgs[0]), roleArgs.slice(1));
-} else {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
-}
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
