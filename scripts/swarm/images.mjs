@@ -185,7 +185,10 @@ async function ensureDepsImage(host) {
     docker(host, ['save', '-o', `${cached}.partial`, image]);
     spawnSync('mv', [`${cached}.partial`, cached]);
   }
-  return image;
+  // Built here, its parent chain is this engine's own build cache; loaded, it has no parents and
+  // serves as the cache only through --cache-from (which turns the local chain off).
+  const loaded = docker(host, ['image', 'inspect', '-f', '{{.Parent}}', image]) === '';
+  return loaded ? ['--cache-from', image] : [];
 }
 
 /** One `docker build` of the project's Dockerfile, with a progress line per RUN step. */
@@ -211,12 +214,12 @@ function build(host, label, args) {
  */
 export async function buildAppImages(host, registry) {
   mkdirSync(CACHE_DIR, { recursive: true });
-  const deps = await ensureDepsImage(host);
+  const cacheFrom = await ensureDepsImage(host);
   const ids = [];
   for (const app of APPS) {
     progress(`building ${app}`);
     const image = `${registry}/api/${app}:build`;
-    await build(host, app, ['--cache-from', deps, '--build-arg', `APP=${app}`, '-t', image]);
+    await build(host, app, [...cacheFrom, '--build-arg', `APP=${app}`, '-t', image]);
     ids.push(docker(host, ['image', 'inspect', '-f', '{{.Id}}', image]));
   }
   const tag = createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 12);
