@@ -39,8 +39,21 @@ export async function api(method: string, path: string, call: Call = {}): Promis
   }
 }
 
+/**
+ * A request the gateway's per-address limits may refuse (every test client shares the edge's
+ * address): after a 429 it waits the `Retry-After` the gateway gave, once.
+ */
+async function withinLimits(method: string, path: string, call: Call): Promise<Answer> {
+  const answer = await api(method, path, call);
+  if (answer.status !== 429) return answer;
+  const wait = Math.min(Number(answer.headers.get('retry-after') ?? 60), 60);
+  console.log(`${method} ${path}: 429, waiting ${wait} s as Retry-After says`);
+  await new Promise((r) => setTimeout(r, wait * 1000 + 500));
+  return api(method, path, call);
+}
+
 export async function login(email: string, password: string): Promise<string> {
-  const answer = await api('POST', '/api/auth/login', { body: { email, password } });
+  const answer = await withinLimits('POST', '/api/auth/login', { body: { email, password } });
   if (answer.status !== 200) {
     throw new Error(`login ${email}: ${answer.status} ${JSON.stringify(answer.body)}`);
   }
@@ -58,7 +71,9 @@ export interface User {
 export async function signUp(label: string): Promise<User> {
   const email = `${label}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@swarm.example.net`;
   const password = `${label}-password-1`;
-  const answer = await api('POST', '/api/users', { body: { name: label, email, password } });
+  const answer = await withinLimits('POST', '/api/users', {
+    body: { name: label, email, password },
+  });
   if (answer.status !== 201) {
     throw new Error(`sign-up ${email}: ${answer.status} ${JSON.stringify(answer.body)}`);
   }
