@@ -1,11 +1,12 @@
-# syntax=docker/dockerfile:1
 # One image per app of the monorepo:
 #   docker build --build-arg APP=gateway -t registry.example.com/api/gateway:1.0.0 .
 # APP is one of gateway, user-service, product-service, checkout-service.
-# The major-version tag follows Node 20's security releases; pin a digest for reproducible builds.
-ARG NODE_VERSION=20
+# BASE_IMAGE is the public Node 24 LTS image (its major tag follows Node 24's security releases; pin
+# a digest for reproducible builds). A machine without Docker Hub builds on a local image made the
+# same way (Debian bookworm + the official Node build), see scripts/swarm-up.mjs.
+ARG BASE_IMAGE=node:24-bookworm-slim
 
-FROM node:${NODE_VERSION}-bookworm-slim AS deps
+FROM ${BASE_IMAGE} AS deps
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -14,22 +15,33 @@ WORKDIR /src
 # so the ABI and glibc match, and no prebuilt binary is fetched from the network.
 ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --ignore-scripts \
+RUN npm ci --ignore-scripts --no-audit --no-fund \
  && npm rebuild better-sqlite3 --build-from-source
 
 FROM deps AS build
 ARG APP
-RUN case "$APP" in gateway|user-service|product-service|checkout-service) ;; \
-      *) echo "build with --build-arg APP=<gateway|user-service|product-service|checkout-service>, got '$APP'" >&2; exit 1 ;; \
-    esac
 COPY nest-cli.json tsconfig.json tsconfig.build.json ./
 COPY libs ./libs
 COPY apps ./apps
-RUN npx nest build "$APP" \
- && npm prune --omit=dev --ignore-scripts \
- && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
+# Each image carries only the packages its app imports (`npm pkg delete` + prune drops a package
+# with what only it needs). The services never load swagger-ui-dist: they serve their document as
+# JSON only (setupOpenApi, ui: false), and the one Swagger UI is the gateway's. The services keep
+# pg because DATABASE_URL (docker-stack.postgres.yml) chooses PostgreSQL at run time.
+RUN case "$APP" in \
+      gateway) unused="better-sqlite3 pg typeorm @nestjs/typeorm" ;; \
+      product-service|user-service) unused="@redis/client prom-client undici yaml @nestjs/jwt @nestjs/axios axios" ;; \
+      checkout-service) unused="@redis/client prom-client undici yaml @nestjs/jwt" ;; \
+      *) echo "build with --build-arg APP=<gateway|user-service|product-service|checkout-service>, got '$APP'" >&2; exit 1 ;; \
+    esac \
+ && npx nest build "$APP" \
+ && for p in $unused; do npm pkg delete "dependencies.$p"; done \
+ && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && if [ "$APP" != gateway ]; then rm -rf node_modules/swagger-ui-dist \
+      && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"; fi \
+ && grep -rhoE 'serverConfig\)\([0-9]+\)' "dist/apps/$APP" | grep -oE '[0-9]+' | head -n 1 > default-port \
+ && test -s default-port
 
-FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+FROM ${BASE_IMAGE} AS runtime
 ARG APP
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -39,12 +51,15 @@ WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/apps/${APP} ./dist
+COPY --from=build /src/default-port ./default-port
 COPY config ./config
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 VOLUME ["/app/data"]
+# PORT unset: the app listens on its default port, serverConfig(<port>) in its module, which the
+# build read from the compiled module into /app/default-port.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "const p=process.env.PORT||require('fs').readFileSync('/app/default-port','utf8').trim();fetch('http://127.0.0.1:'+p+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 STOPSIGNAL SIGTERM
 # exec: node is PID 1 and receives SIGTERM itself, which starts the graceful drain.
 CMD ["sh", "-c", "exec node \"$APP_ENTRY\""]

@@ -37,6 +37,12 @@ const config: Config = {
       displayName: 'proof',
       testMatch: ['<rootDir>/test/proof/**/*.proof-spec.ts'],
     },
+    {
+      // The stack on a live Docker Swarm (`npm run swarm:up` first): `npm run test:swarm`.
+      ...shared,
+      displayName: 'swarm',
+      testMatch: ['<rootDir>/test/swarm/**/*.swarm-spec.ts'],
+    },
   ],
 };
 

@@ -1,0 +1,142 @@
+// Secrets, the stack file as this kernel needs it, the deploy and the wait for healthy replicas.
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import { docker, progress, SECRETS_DIR, sleep, STACK_NAME, STATE_DIR } from './docker.mjs';
+import { ROOT } from './images.mjs';
+
+const SECRETS = {
+  jwt_secret: () => randomBytes(48).toString('base64url'),
+  redis_password: () => randomBytes(24).toString('hex'),
+  admin_password: () => `admin-${randomBytes(12).toString('base64url')}`,
+};
+const POSTGRES_SECRETS = ['postgres_password', 'products_database_url', 'users_database_url'];
+
+/** The value of a secret swarm:up made (tests read them to prove the stack uses them). */
+export function secretValue(name) {
+  return readFileSync(join(SECRETS_DIR, name), 'utf8');
+}
+
+function ensureSecret(host, name, make) {
+  const file = join(SECRETS_DIR, name);
+  if (!existsSync(file)) writeFileSync(file, make(), { mode: 0o600 });
+  const exists = docker(host, ['secret', 'inspect', name], { allowFailure: true }).status === 0;
+  if (!exists) docker(host, ['secret', 'create', name, file]);
+}
+
+/** Creates each secret once, from a random value kept under STATE_DIR/secrets (mode 0600). */
+export function ensureSecrets(host, postgres) {
+  mkdirSync(SECRETS_DIR, { recursive: true, mode: 0o700 });
+  for (const [name, make] of Object.entries(SECRETS)) ensureSecret(host, name, make);
+  if (!postgres) return;
+  ensureSecret(host, 'postgres_password', () => randomBytes(24).toString('hex'));
+  const password = secretValue('postgres_password');
+  for (const db of ['products', 'users', 'orders']) {
+    ensureSecret(
+      host,
+      `${db}_database_url`,
+      () => `postgres://api:${password}@postgres:5432/${db}`,
+    );
+  }
+}
+
+export const SECRET_NAMES = [...Object.keys(SECRETS), ...POSTGRES_SECRETS, 'orders_database_url'];
+
+/** True when the kernel has IPVS, which virtual IPs and the ingress routing mesh need. */
+export function hasIpvs() {
+  if (process.env.SWARM_NO_IPVS === '1') return false;
+  if (process.env.SWARM_NO_IPVS === '0') return true;
+  return existsSync('/proc/sys/net/ipv4/vs');
+}
+
+/**
+ * `docker stack config` of the stack files, then what a merge cannot express: without IPVS the
+ * gateway's mesh-published port goes (the edge publishes 8080), and each config gets a name with
+ * its content's digest, since Swarm configs cannot change in place.
+ */
+export function renderStack(host, { noIpvs, postgres, env }) {
+  const files = ['docker-stack.yml'];
+  if (noIpvs) files.push('docker-stack.no-ipvs.yml');
+  if (postgres) files.push('docker-stack.postgres.yml');
+  const merged = docker(host, ['stack', 'config', ...files.flatMap((f) => ['-c', f])], {
+    cwd: ROOT,
+    env,
+  });
+  const stack = parse(merged);
+  if (noIpvs) delete stack.services.gateway.ports;
+  for (const [name, config] of Object.entries(stack.configs ?? {})) {
+    const digest = createHash('sha256').update(readFileSync(config.file)).digest('hex');
+    config.name = `${STACK_NAME}_${name}_${digest.slice(0, 12)}`;
+  }
+  // `docker stack deploy` interpolates the file again: keep a literal `$` literal.
+  const out = join(STATE_DIR, 'stack.yml');
+  writeFileSync(out, stringify(escapeDollars(stack)));
+  return { file: out, files, services: Object.keys(stack.services) };
+}
+
+function escapeDollars(node) {
+  if (typeof node === 'string') return node.replaceAll('$', '$$$$');
+  if (Array.isArray(node)) return node.map(escapeDollars);
+  if (node && typeof node === 'object') {
+    return Object.fromEntries(Object.entries(node).map(([k, v]) => [k, escapeDollars(v)]));
+  }
+  return node;
+}
+
+export function deployStack(host, file, env) {
+  docker(host, ['stack', 'deploy', '--prune', '--resolve-image', 'never', '-c', file, STACK_NAME], {
+    env,
+  });
+}
+
+/** Per service: desired replicas, healthy running tasks, and the state of a running update. */
+export function serviceStates(host) {
+  const lines = docker(host, [
+    'service',
+    'ls',
+    '--filter',
+    `label=com.docker.stack.namespace=${STACK_NAME}`,
+    '--format',
+    '{{.Name}} {{.Replicas}}',
+  ])
+    .split('\n')
+    .filter(Boolean);
+  return lines.map((line) => {
+    const [name, replicas] = line.split(' ');
+    const [running, desired] = replicas.split('/').map(Number);
+    const update = docker(host, [
+      'service',
+      'inspect',
+      '-f',
+      '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}',
+      name,
+    ]);
+    return { name: name.slice(STACK_NAME.length + 1), running, desired, update };
+  });
+}
+
+/** Waits until every service runs all its replicas, healthy by Swarm's healthchecks. */
+export async function waitHealthy(host, expected, timeoutMs = 600_000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    const states = serviceStates(host);
+    const pending = expected.filter((name) => {
+      const state = states.find((s) => s.name === name);
+      return (
+        !state ||
+        state.running !== state.desired ||
+        ['updating', 'rollback_started'].includes(state.update)
+      );
+    });
+    const line = states
+      .map((s) => `${s.name} ${s.running}/${s.desired}${s.update ? ` ${s.update}` : ''}`)
+      .join(', ');
+    if (pending.length === 0) return progress(`healthy: ${line}`);
+    if (line !== last) progress(`waiting for healthy replicas: ${line}`);
+    last = line;
+    if (Date.now() > deadline) throw new Error(`not healthy after ${timeoutMs / 1000}s: ${line}`);
+    await sleep(2000);
+  }
+}
