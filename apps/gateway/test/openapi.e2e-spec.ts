@@ -216,6 +216,7 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
         '/api/products/{id}',
         '/api/users',
         '/api/users/{id}',
+        '/api/users/{id}/roles',
       ]);
       expect(Object.keys(doc.paths['/api/products/{id}']).sort()).toEqual([
         'delete',
@@ -301,6 +302,7 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
         'GET /api/users/{id}': bearer,
         'PATCH /api/users/{id}': bearer,
         'DELETE /api/users/{id}': bearer,
+        'PUT /api/users/{id}/roles': bearer,
         'POST /api/auth/login': undefined,
         'POST /api/auth/logout': bearer,
         'POST /api/auth/logout-all': bearer,
