@@ -312,7 +312,14 @@ describe('gateway: combined OpenAPI documentation (e2e)', () => {
       const create = doc.paths['/api/products'].post;
       expect(create['x-auth-policy']).toBe('role:admin');
       expect(create.description).toMatch(/^Requires the `admin` role\./);
-      expect(Object.keys(create.responses).sort()).toEqual(['201', '400', '401', '403']);
+      expect(Object.keys(create.responses).sort()).toEqual([
+        '201',
+        '400',
+        '401',
+        '403',
+        '409',
+        '422',
+      ]);
       expect(doc.paths['/api/users/{id}'].get['x-auth-policy']).toBe('authenticated');
       expect(doc.paths['/api/users/{id}'].get.responses['401'].content).toEqual({
         'application/json': { schema: { $ref: '#/components/schemas/ErrorBody' } },
