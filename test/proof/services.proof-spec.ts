@@ -28,7 +28,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('proof: services honour Idempotency-Key and recover claims of a crashed process', () => {
   const proof = new ProofSystem({
+    // Every service here honours Idempotency-Key, so the gateway may retry keyed writes to any.
     gatewayDefaults: [
+      '  idempotencyKeys: true',
       '  timeouts:',
       '    perTryMs: 1000',
       '  retry:',
