@@ -11,6 +11,7 @@ export * from './json-depth';
 export * from './logger';
 export * from './openapi';
 export * from './request-context.middleware';
+export * from './redis-url';
 export * from './request-id';
 export * from './retry-later.exception';
 export * from './server.config';

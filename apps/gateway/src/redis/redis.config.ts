@@ -1,4 +1,5 @@
-import { validateEnv } from '@app/common';
+import { redisUrlWithPassword, validateEnv } from '@app/common';
+import { DEFAULT_REDIS_KEY_PREFIX } from '@app/contracts';
 import { registerAs } from '@nestjs/config';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 
@@ -19,7 +20,7 @@ class RedisEnv {
 
   @IsString()
   @MaxLength(100)
-  REDIS_KEY_PREFIX: string = 'gateway:';
+  REDIS_KEY_PREFIX: string = DEFAULT_REDIS_KEY_PREFIX;
 }
 
 export interface RedisConfig {
@@ -32,28 +33,11 @@ export interface RedisConfig {
 
 export const REDIS_CONFIG = 'redis';
 
-/** `REDIS_URL` with `REDIS_PASSWORD` as its password; a password given twice is refused. */
-function redisUrl(env: RedisEnv): string | undefined {
-  if (env.REDIS_PASSWORD === undefined) return env.REDIS_URL;
-  if (env.REDIS_URL === undefined) {
-    throw new Error('Invalid configuration: REDIS_PASSWORD: set only together with REDIS_URL');
-  }
-  const url = new URL(env.REDIS_URL);
-  if (url.password !== '') {
-    throw new Error(
-      'Invalid configuration: REDIS_PASSWORD: REDIS_URL already carries a password; set it in one place',
-    );
-  }
-  // The client decodes the URL's password; encoding `%` too keeps any password intact.
-  url.password = encodeURIComponent(env.REDIS_PASSWORD);
-  return url.toString();
-}
-
 /** `REDIS_URL`, `REDIS_PASSWORD` (or `REDIS_PASSWORD_FILE`), `REDIS_KEY_PREFIX`, `AUTH_REDIS_TIMEOUT_MS`. */
 export const redisConfig = registerAs(REDIS_CONFIG, (): RedisConfig => {
   const env = validateEnv(RedisEnv, process.env, { fileSecrets: ['REDIS_PASSWORD'] });
   return {
-    url: redisUrl(env),
+    url: redisUrlWithPassword(env.REDIS_URL, env.REDIS_PASSWORD),
     keyPrefix: env.REDIS_KEY_PREFIX,
     timeoutMs: env.AUTH_REDIS_TIMEOUT_MS,
   };

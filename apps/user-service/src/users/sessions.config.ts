@@ -1,4 +1,4 @@
-import { validateEnv } from '@app/common';
+import { redisUrlWithPassword, validateEnv } from '@app/common';
 import { DEFAULT_REDIS_KEY_PREFIX } from '@app/contracts';
 import { registerAs } from '@nestjs/config';
 import { IsOptional, IsString, Matches } from 'class-validator';
@@ -27,11 +27,8 @@ export interface SessionsConfig {
 /** The Redis of the gateway's token store, so account changes can revoke the user's tokens. */
 export const sessionsConfig = registerAs('sessions', (): SessionsConfig => {
   const env = validateEnv(SessionsEnv, process.env, { fileSecrets: ['REDIS_PASSWORD'] });
-  let redisUrl = env.REDIS_URL;
-  if (redisUrl && env.REDIS_PASSWORD !== undefined) {
-    const url = new URL(redisUrl);
-    url.password = encodeURIComponent(env.REDIS_PASSWORD);
-    redisUrl = url.toString();
-  }
-  return { redisUrl, keyPrefix: env.REDIS_KEY_PREFIX };
+  return {
+    redisUrl: redisUrlWithPassword(env.REDIS_URL, env.REDIS_PASSWORD),
+    keyPrefix: env.REDIS_KEY_PREFIX,
+  };
 });
