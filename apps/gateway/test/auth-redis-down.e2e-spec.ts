@@ -52,8 +52,10 @@ describeWhen('gateway auth when Redis stops (e2e)', redisServerStatus(), () => {
         results.push({ status: res.status, ms: Date.now() - started });
       }
       expect(results.map((r) => r.status)).toEqual(new Array(10).fill(503));
-      // Each answer came after at most the command deadline (200 ms), plus slack.
-      expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(600);
+      // Each answer came once the command deadline (200 ms) passed instead of waiting on the paused
+      // server, which would hold a command until the test's own timeout. The margin above the
+      // deadline is for a loaded 2-core machine, where timers run late by up to a few hundred ms.
+      expect(Math.max(...results.map((r) => r.ms))).toBeLessThan(200 + 1_300);
     } finally {
       redisServer.resume();
     }
