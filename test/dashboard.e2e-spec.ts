@@ -40,11 +40,9 @@ function sample(text: string, name: string): number {
 /** The dashboard in headless Chromium over the real system: sign in, watch a replica die. */
 describeWhen('system: dashboard in headless Chromium', chromiumStatus(), () => {
   const system = new System({
-    gatewayDefaults: [
-      '  activeHealth:',
-      `    intervalMs: ${HEALTH_INTERVAL_MS}`,
-      `    timeoutMs: ${HEALTH_TIMEOUT_MS}`,
-    ].join('\n'),
+    gatewayDefaults: {
+      activeHealth: { intervalMs: HEALTH_INTERVAL_MS, timeoutMs: HEALTH_TIMEOUT_MS },
+    },
   });
   let browser: Browser;
 

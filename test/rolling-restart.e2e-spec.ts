@@ -92,7 +92,7 @@ describe('system: rolling restart under load', () => {
   const system = new System({
     // Long enough for the gateway's active health check below to see readiness turn 503.
     env: { DRAIN_DELAY_MS: '1500' },
-    gatewayDefaults: ['  activeHealth:', '    intervalMs: 250', '    timeoutMs: 500'].join('\n'),
+    gatewayDefaults: { activeHealth: { intervalMs: 250, timeoutMs: 500 } },
   });
   let auth: Record<string, string>;
   let admin: Record<string, string>;

@@ -1,27 +1,14 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { Fault, PASS } from './support/fault-proxy';
 import { ProofResults, round } from './support/proof-results';
-import { ProofSystem } from './support/proof-system';
+import { ProofSystem, QUICK_RETRY } from './support/proof-system';
+import { openReadOnly } from '../support/sqlite';
 
 const CHECKOUTS = Number(process.env.PROOF_CHECKOUTS ?? 1_000);
 const CLIENTS = 16;
 const PER_TRY_MS = 1_000;
 const MAX_CLIENT_TRIES = 40;
-
-/** The calls used here of better-sqlite3, which ships no type declarations. */
-interface SqliteDatabase {
-  prepare(sql: string): {
-    get(...params: unknown[]): unknown;
-    all(...params: unknown[]): unknown[];
-  };
-  close(): void;
-}
-const Database = createRequire(__filename)('better-sqlite3') as new (
-  file: string,
-  options: { readonly: boolean },
-) => SqliteDatabase;
 
 const results = new ProofResults('exactly-once', 'Exactly-once checkout through injected faults');
 
@@ -39,22 +26,13 @@ function random(seed: number): () => number {
 
 describe('proof: exactly-once checkout through resets and delays', () => {
   const proof = new ProofSystem({
-    gatewayDefaults: [
-      '  timeouts:',
-      `    perTryMs: ${PER_TRY_MS}`,
-      '  retry:',
-      '    attempts: 3',
-      '    backoffBaseMs: 20',
-      '    backoffMaxMs: 200',
+    gatewayDefaults: {
+      timeouts: { perTryMs: PER_TRY_MS },
+      retry: QUICK_RETRY,
       // One checkout replica and one fault in five: an ejection stays short, so clients see it end.
-      '  passiveHealth:',
-      '    failures: 5',
-      '    cooldownMs: 200',
-      '    maxCooldownMs: 1000',
-      '  activeHealth:',
-      '    intervalMs: 500',
-      '    timeoutMs: 500',
-    ].join('\n'),
+      passiveHealth: { failures: 5, cooldownMs: 200, maxCooldownMs: 1000 },
+      activeHealth: { intervalMs: 500, timeoutMs: 500 },
+    },
   });
   const agent = new Agent({ connections: CLIENTS });
   const seed = Number(process.env.PROOF_SEED ?? Date.now() % 2 ** 31);
@@ -169,7 +147,7 @@ describe('proof: exactly-once checkout through resets and delays', () => {
     );
 
     // The service's own database, read directly.
-    const db = new Database(join(proof.system.dataDir, 'orders.db'), { readonly: true });
+    const db = openReadOnly(join(proof.system.dataDir, 'orders.db'));
     let ordersInDb: number;
     let distinctOrderIds: Set<number>;
     let completedKeys: number;
@@ -221,7 +199,7 @@ describe('proof: exactly-once checkout through resets and delays', () => {
       }
     };
     await Promise.all(Array.from({ length: CLIENTS }, replayer));
-    const afterReplay = new Database(join(proof.system.dataDir, 'orders.db'), { readonly: true });
+    const afterReplay = openReadOnly(join(proof.system.dataDir, 'orders.db'));
     const ordersAfterReplay = (
       afterReplay.prepare('SELECT COUNT(*) AS n FROM orders WHERE user_id = ?').get(userId) as {
         n: number;

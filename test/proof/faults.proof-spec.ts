@@ -66,22 +66,12 @@ describeWhen('proof: faults injected into the running system', redisServerStatus
     await redis.start();
     proof = new ProofSystem({
       gatewayEnv: { REDIS_URL: redis.url, AUTH_REDIS_TIMEOUT_MS: '200' },
-      gatewayDefaults: [
-        '  timeouts:',
-        '    connectMs: 500',
-        `    perTryMs: ${PER_TRY_MS}`,
-        '  retry:',
-        `    attempts: ${ATTEMPTS}`,
-        '    backoffBaseMs: 20',
-        `    backoffMaxMs: ${BACKOFF_MAX_MS}`,
-        '  passiveHealth:',
-        '    failures: 3',
-        '    cooldownMs: 500',
-        '    maxCooldownMs: 2000',
-        '  activeHealth:',
-        '    intervalMs: 500',
-        '    timeoutMs: 500',
-      ].join('\n'),
+      gatewayDefaults: {
+        timeouts: { connectMs: 500, perTryMs: PER_TRY_MS },
+        retry: { attempts: ATTEMPTS, backoffBaseMs: 20, backoffMaxMs: BACKOFF_MAX_MS },
+        passiveHealth: { failures: 3, cooldownMs: 500, maxCooldownMs: 2000 },
+        activeHealth: { intervalMs: 500, timeoutMs: 500 },
+      },
     });
     await proof.start();
   }, 120_000);

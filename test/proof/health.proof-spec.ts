@@ -1,18 +1,8 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { ProofResults } from './support/proof-results';
-import { ADMIN, ProofSystem, USER } from './support/proof-system';
-
-/** The calls used here of better-sqlite3, which ships no type declarations. */
-interface SqliteDatabase {
-  prepare(sql: string): { get(...params: unknown[]): unknown };
-  close(): void;
-}
-const Database = createRequire(__filename)('better-sqlite3') as new (
-  file: string,
-  options: { readonly: boolean },
-) => SqliteDatabase;
+import { ADMIN, ProofSystem, QUICK_RETRY, USER } from './support/proof-system';
+import { openReadOnly } from '../support/sqlite';
 
 const PER_TRY_MS = 1_000;
 const FAILURES = 3;
@@ -26,18 +16,11 @@ const results = new ProofResults(
 
 describe('proof: upstream health and retry safety on the running system', () => {
   const proof = new ProofSystem({
-    gatewayDefaults: [
-      '  timeouts:',
-      `    perTryMs: ${PER_TRY_MS}`,
-      '  retry:',
-      '    attempts: 3',
-      '    backoffBaseMs: 20',
-      '    backoffMaxMs: 200',
-      '  passiveHealth:',
-      `    failures: ${FAILURES}`,
-      '    cooldownMs: 5000',
-      '    maxCooldownMs: 60000',
-    ].join('\n'),
+    gatewayDefaults: {
+      timeouts: { perTryMs: PER_TRY_MS },
+      retry: QUICK_RETRY,
+      passiveHealth: { failures: FAILURES, cooldownMs: 5000, maxCooldownMs: 60000 },
+    },
   });
   const agent = new Agent({ connections: 8 });
 
@@ -148,7 +131,7 @@ describe('proof: upstream health and retry safety on the running system', () => 
     } finally {
       if (!resumed) process.kill(frozen.pid!, 'SIGCONT');
     }
-    const db = new Database(join(proof.system.dataDir, 'products.db'), { readonly: true });
+    const db = openReadOnly(join(proof.system.dataDir, 'products.db'));
     const rows = names.map(
       (name) =>
         (db.prepare('SELECT COUNT(*) AS n FROM products WHERE name = ?').get(name) as { n: number })

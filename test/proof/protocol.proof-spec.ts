@@ -77,7 +77,7 @@ const SMUGGLING: Array<[string, string]> = [
 describe('proof: protocol attacks against the running gateway', () => {
   const proof = new ProofSystem({
     gatewayEnv: { HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS) },
-    gatewayDefaults: `  cors:\n    origins: [${TRUSTED_ORIGIN}]\n    credentials: true`,
+    gatewayDefaults: { cors: { origins: [TRUSTED_ORIGIN], credentials: true } },
   });
   let port: number;
 

@@ -1,23 +1,13 @@
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
 import { AppProcess, builtEntry, ROOT } from '../support/app-process';
 import { freePort } from '../support/ports';
 import { ProofResults, round } from './support/proof-results';
-import { ADMIN, ProofSystem } from './support/proof-system';
-
-/** The calls used here of better-sqlite3, which ships no type declarations. */
-interface SqliteDatabase {
-  prepare(sql: string): { get(...params: unknown[]): unknown };
-  close(): void;
-}
-const Database = createRequire(__filename)('better-sqlite3') as new (
-  file: string,
-  options: { readonly: boolean },
-) => SqliteDatabase;
+import { ADMIN, ProofSystem, QUICK_RETRY } from './support/proof-system';
+import { openReadOnly } from '../support/sqlite';
 
 const results = new ProofResults(
   'services',
@@ -29,18 +19,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('proof: services honour Idempotency-Key and recover claims of a crashed process', () => {
   const proof = new ProofSystem({
     // Every service here honours Idempotency-Key, so the gateway may retry keyed writes to any.
-    gatewayDefaults: [
-      '  idempotencyKeys: true',
-      '  timeouts:',
-      '    perTryMs: 1000',
-      '  retry:',
-      '    attempts: 3',
-      '    backoffBaseMs: 20',
-      '    backoffMaxMs: 200',
-      '  activeHealth:',
-      '    intervalMs: 300',
-      '    timeoutMs: 300',
-    ].join('\n'),
+    gatewayDefaults: {
+      idempotencyKeys: true,
+      timeouts: { perTryMs: 1000 },
+      retry: QUICK_RETRY,
+      activeHealth: { intervalMs: 300, timeoutMs: 300 },
+    },
     startTimeoutMs: 90_000,
   });
   let adminToken: string;
@@ -56,7 +40,7 @@ describe('proof: services honour Idempotency-Key and recover claims of a crashed
   }, 30_000);
 
   function count(file: string, sql: string, ...params: unknown[]): number {
-    const db = new Database(join(proof.system.dataDir, file), { readonly: true });
+    const db = openReadOnly(join(proof.system.dataDir, file));
     try {
       return (db.prepare(sql).get(...params) as { n: number }).n;
     } finally {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { AppProcess } from './app-process';
 import { freePort } from './ports';
 
@@ -13,8 +14,8 @@ export interface SystemOptions {
   gatewayTarget?: (service: string, replica: AppProcess) => string | Promise<string>;
   /** How long each process may take to become ready (default 30 s; longer on a loaded machine). */
   startTimeoutMs?: number;
-  /** YAML lines for the gateway config's `defaults:` section (indented by two spaces). */
-  gatewayDefaults?: string;
+  /** The gateway config's `defaults:` section (timeouts, retry, health, CORS...). */
+  gatewayDefaults?: Record<string, unknown>;
 }
 
 /**
@@ -84,7 +85,7 @@ export class System {
       lines[service] = urls.map((url) => `      - ${url}`).join('\n');
     }
     const defaults = this.options.gatewayDefaults
-      ? `defaults:\n${this.options.gatewayDefaults}\n`
+      ? stringify({ defaults: this.options.gatewayDefaults })
       : '';
     return `${defaults}services:
   - name: product-service

@@ -10,6 +10,9 @@ export const SERVICES: readonly ServiceName[] = [
   'checkout-service',
 ];
 
+/** Retries that leave a faulty replica quickly: three attempts, backoff of 20 ms up to 200 ms. */
+export const QUICK_RETRY = { attempts: 3, backoffBaseMs: 20, backoffMaxMs: 200 } as const;
+
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-123' };
 export const USER = { email: 'user@example.com', password: 'user-password-123' };
 
