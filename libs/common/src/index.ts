@@ -12,6 +12,7 @@ export * from './logger';
 export * from './openapi';
 export * from './request-context.middleware';
 export * from './redis-url';
+export * from './replica-caller';
 export * from './request-id';
 export * from './retry-later.exception';
 export * from './server.config';

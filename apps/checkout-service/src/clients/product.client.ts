@@ -1,10 +1,11 @@
+import { ReplicaCaller } from '@app/common';
 import { MONEY_PATTERN, ProductView } from '@app/contracts';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { CallContext, traceHeaders } from './call-context';
 import { clientsConfig } from './clients.config';
-import { UpstreamCaller, UpstreamFailedException } from './upstream-caller';
+import { getFromPeer, UpstreamFailedException } from './peer-call';
 
 function isProductView(value: unknown): value is ProductView {
   const p = value as Partial<ProductView> | null;
@@ -21,13 +22,13 @@ function isProductView(value: unknown): value is ProductView {
 /** Reads products (and so their current price) from a product-service replica. */
 @Injectable()
 export class ProductClient {
-  private readonly caller: UpstreamCaller;
+  private readonly caller: ReplicaCaller;
 
   constructor(
     http: HttpService,
     @Inject(clientsConfig.KEY) config: ConfigType<typeof clientsConfig>,
   ) {
-    this.caller = new UpstreamCaller(http, config.product);
+    this.caller = new ReplicaCaller(http, config.product);
   }
 
   /**
@@ -35,7 +36,7 @@ export class ProductClient {
    * @throws UpstreamUnavailableException when no replica answers.
    */
   async find(productId: number, ctx: CallContext): Promise<ProductView | null> {
-    const res = await this.caller.get<unknown>(`/${productId}`, traceHeaders(ctx));
+    const res = await getFromPeer<unknown>(this.caller, `/${productId}`, traceHeaders(ctx));
     if (res.status === 404) return null;
     if (res.status !== 200 || !isProductView(res.data) || res.data.id !== productId) {
       throw new UpstreamFailedException(this.caller.service, res.status);

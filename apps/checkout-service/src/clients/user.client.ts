@@ -1,20 +1,21 @@
+import { ReplicaCaller } from '@app/common';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import { CallContext, identityHeaders, traceHeaders } from './call-context';
 import { clientsConfig } from './clients.config';
-import { UpstreamCaller, UpstreamFailedException } from './upstream-caller';
+import { getFromPeer, UpstreamFailedException } from './peer-call';
 
 /** Asks a user-service replica about users, as the calling user (its own-record rule applies). */
 @Injectable()
 export class UserClient {
-  private readonly caller: UpstreamCaller;
+  private readonly caller: ReplicaCaller;
 
   constructor(
     http: HttpService,
     @Inject(clientsConfig.KEY) config: ConfigType<typeof clientsConfig>,
   ) {
-    this.caller = new UpstreamCaller(http, config.user);
+    this.caller = new ReplicaCaller(http, config.user);
   }
 
   /**
@@ -22,7 +23,7 @@ export class UserClient {
    * @throws UpstreamUnavailableException when no replica answers.
    */
   async exists(userId: number, ctx: CallContext): Promise<boolean> {
-    const res = await this.caller.get<{ id?: unknown }>(`/${userId}`, {
+    const res = await getFromPeer<{ id?: unknown }>(this.caller, `/${userId}`, {
       ...traceHeaders(ctx),
       ...identityHeaders(ctx),
     });

@@ -1,9 +1,8 @@
 import { ROLE_NAME, UserView } from '@app/contracts';
+import { ReplicaCaller } from '@app/common';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { AxiosError, AxiosResponse } from 'axios';
-import { firstValueFrom } from 'rxjs';
 import { authConfig } from './auth.config';
 
 /** Where the user-service replicas listen; read at each login, so a config reload is picked up. */
@@ -17,78 +16,49 @@ export type CredentialsCheck =
 
 const VERIFY_PATH = '/internal/credentials/verify';
 
-/** Failures where another replica may well answer: nothing reached the service, or it said so. */
-const RETRY_ON_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
-const RETRY_ON_STATUS = new Set([502, 503, 504]);
-
 /**
- * Asks user-service whether an email and password match, trying each replica in turn (starting
- * from a rotating one) when a replica cannot be reached. Checking credentials has no side effect,
- * so repeating it on another replica is safe.
+ * Asks user-service whether an email and password match, over its replicas (see `ReplicaCaller`).
+ * Checking credentials has no side effect, so repeating it on another replica is safe.
  */
 @Injectable()
 export class CredentialsClient {
   private readonly logger = new Logger(CredentialsClient.name);
-  private next = 0;
+  private readonly caller: ReplicaCaller;
 
   constructor(
-    private readonly http: HttpService,
-    @Inject(USER_SERVICE_URLS) private readonly urls: UserServiceUrls,
-    @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
-  ) {}
+    http: HttpService,
+    @Inject(USER_SERVICE_URLS) urls: UserServiceUrls,
+    @Inject(authConfig.KEY) config: ConfigType<typeof authConfig>,
+  ) {
+    this.caller = new ReplicaCaller(http, {
+      service: 'user-service',
+      urls,
+      timeoutMs: config.userServiceTimeoutMs,
+    });
+  }
 
   async verify(email: string, password: string, requestId?: string): Promise<CredentialsCheck> {
-    const urls = this.urls();
-    if (urls.length === 0) return { kind: 'unavailable', reason: 'no user-service target' };
-    const first = this.next++ % urls.length;
-    let reason = 'no answer';
-    for (let i = 0; i < urls.length; i++) {
-      const base = urls[(first + i) % urls.length];
-      let res: AxiosResponse<unknown>;
-      try {
-        res = await firstValueFrom(
-          this.http.post<unknown>(
-            `${base}${VERIFY_PATH}`,
-            { email, password },
-            {
-              timeout: this.config.userServiceTimeoutMs,
-              validateStatus: () => true,
-              maxRedirects: 0,
-              headers: requestId ? { 'x-request-id': requestId } : {},
-            },
-          ),
-        );
-      } catch (err) {
-        const code = (err as AxiosError).code ?? 'unknown';
-        reason = `${base}: ${code}`;
-        if (RETRY_ON_CODES.has(code)) continue;
-        this.logger.error({ msg: 'credential check failed', target: base, error: String(err) });
-        return { kind: 'unavailable', reason };
-      }
-      if (res.status === 200) {
-        const user = asUserView(res.data);
-        if (user) return { kind: 'valid', user };
-        this.logger.error({ msg: 'user-service sent an unexpected user', target: base });
-        return { kind: 'unavailable', reason: 'unexpected answer from user-service' };
-      }
-      if (res.status === 401) return { kind: 'invalid' };
-      reason = `${base}: HTTP ${res.status}`;
-      if (RETRY_ON_STATUS.has(res.status)) continue;
-      this.logger.error({ msg: 'credential check refused', target: base, status: res.status });
-      return { kind: 'unavailable', reason };
+    const outcome = await this.caller.call<unknown>({
+      method: 'POST',
+      path: VERIFY_PATH,
+      body: { email, password },
+      headers: requestId ? { 'x-request-id': requestId } : {},
+      idempotent: true,
+    });
+    if (outcome.kind === 'unavailable') {
+      this.logger.warn({ msg: 'user-service unreachable', reason: outcome.reason });
+      return { kind: 'unavailable', reason: outcome.reason };
     }
-    this.logger.warn({ msg: 'user-service unreachable', reason });
-    return { kind: 'unavailable', reason };
+    const { response, target } = outcome;
+    if (response.status === 200) {
+      const user = asUserView(response.data);
+      if (user) return { kind: 'valid', user };
+      this.logger.error({ msg: 'user-service sent an unexpected user', target });
+      return { kind: 'unavailable', reason: 'unexpected answer from user-service' };
+    }
+    if (response.status === 401) return { kind: 'invalid' };
+    this.logger.error({ msg: 'credential check refused', target, status: response.status });
+    return { kind: 'unavailable', reason: `${target}: HTTP ${response.status}` };
   }
 }
 
