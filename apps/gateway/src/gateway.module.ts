@@ -2,7 +2,7 @@ import { CommonHttpModule, serverConfig } from '@app/common';
 import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AdminModule } from './admin/admin.module';
-import { GatewayAuthModule } from './auth/gateway-auth.module';
+import { AuthModule } from './auth/auth.module';
 import { DiscoveryModule } from './discovery/discovery.module';
 import { gatewaySettings } from './routing/gateway-env';
 import { HealthModule } from './health/health.module';
@@ -21,7 +21,7 @@ import { RoutingModule } from './routing/routing.module';
     CommonHttpModule.forRoot({ service: 'gateway' }),
     RoutingModule,
     MetricsModule,
-    GatewayAuthModule,
+    AuthModule,
     ProxyModule,
     DiscoveryModule,
     HealthModule,

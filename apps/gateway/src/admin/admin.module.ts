@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { GatewayAuthModule } from '../auth/gateway-auth.module';
+import { AuthModule } from '../auth/auth.module';
 import { ProxyModule } from '../proxy/proxy.module';
 import { RoutingModule } from '../routing/routing.module';
 import { DashboardAssets } from './dashboard-assets';
@@ -9,7 +9,7 @@ import { StatusService } from './status.service';
 
 /** The admin status API (`/api/admin/status`) and the dashboard page over it (`/dashboard`). */
 @Module({
-  imports: [RoutingModule, ProxyModule, GatewayAuthModule],
+  imports: [RoutingModule, ProxyModule, AuthModule],
   controllers: [StatusController, DashboardController],
   providers: [StatusService, DashboardAssets],
 })

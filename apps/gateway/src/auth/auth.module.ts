@@ -1,5 +1,5 @@
 import { HttpModule } from '@nestjs/axios';
-import { DynamicModule, FactoryProvider, Module, ModuleMetadata } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigType } from '@nestjs/config';
 import { JwtModule, JwtModuleOptions } from '@nestjs/jwt';
 import { TerminusModule } from '@nestjs/terminus';
@@ -19,17 +19,14 @@ import { TokenStoreHealthIndicator } from './token-store/token-store.health';
 import { TokenVerifier } from './token-verifier';
 import type { RedisConnection } from '../redis/redis-connection';
 import { REDIS_CONNECTION, RedisModule } from '../redis/redis.module';
+import type { GatewayConfig } from '../routing/gateway-config';
+import { RoutingModule } from '../routing/routing.module';
+import { GATEWAY_CONFIG } from '../routing/routing.tokens';
 
 type AuthConfig = ConfigType<typeof authConfig>;
 
-export interface AuthModuleOptions {
-  /** Modules that export what `userServiceUrls.inject` names. */
-  imports?: ModuleMetadata['imports'];
-  /** Where user-service replicas listen; `AUTH_USER_SERVICE_URLS` when not given. */
-  userServiceUrls?: Pick<FactoryProvider<UserServiceUrls>, 'inject' | 'useFactory'>;
-  /** Trusted proxies in front of the gateway (`TRUSTED_PROXY_HOPS`); none when not given. */
-  trustedProxyHops?: Pick<FactoryProvider<number>, 'inject' | 'useFactory'>;
-}
+/** The route config's service whose replicas check credentials at login. */
+const USER_SERVICE_NAME = 'user-service';
 
 function keyObject(variable: string, make: () => KeyObject): KeyObject {
   try {
@@ -63,67 +60,70 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
 }
 
 /**
- * Login, logout and the request check behind both the JWT guard and the proxy. Exports `AuthService`
- * (for the proxy), `JwtAuthGuard` (for the gateway's own endpoints) and `TokenStoreHealthIndicator`
- * (for readiness).
+ * Login, logout and the request check behind both the JWT guard and the proxy: the JWT guard plus
+ * the token store (Redis, or memory for one instance) and its verified-token cache. Logins go to the
+ * replicas of the route config's `user-service` (`AUTH_USER_SERVICE_URLS` only when the route config
+ * has no such service), and login attempts count by client address behind the route config's
+ * `trustedProxyHops`. Exports `AuthService` (for the proxy), `JwtAuthGuard` (for the gateway's own
+ * endpoints) and `TokenStoreHealthIndicator` (for readiness).
  */
-@Module({})
-export class AuthModule {
-  static forRoot(options: AuthModuleOptions = {}): DynamicModule {
-    const userServiceUrls: FactoryProvider<UserServiceUrls> = options.userServiceUrls
-      ? { provide: USER_SERVICE_URLS, ...options.userServiceUrls }
-      : {
-          provide: USER_SERVICE_URLS,
-          inject: [authConfig.KEY],
-          useFactory: (config: AuthConfig) => () => config.userServiceUrls,
-        };
-    return {
-      module: AuthModule,
-      imports: [
-        ...(options.imports ?? []),
-        ConfigModule.forFeature(authConfig),
-        RedisModule,
-        HttpModule,
-        TerminusModule,
-        JwtModule.registerAsync({
-          imports: [ConfigModule.forFeature(authConfig)],
-          inject: [authConfig.KEY],
-          useFactory: jwtModuleOptions,
-        }),
-      ],
-      controllers: [AuthController],
-      providers: [
-        userServiceUrls,
-        { provide: TRUSTED_PROXY_HOPS, ...(options.trustedProxyHops ?? { useFactory: () => 0 }) },
-        {
-          provide: TokenStore,
-          inject: [authConfig.KEY, REDIS_CONNECTION],
-          useFactory: (config: AuthConfig, redis: RedisConnection | null): TokenStore =>
-            redis
-              ? new RedisTokenStore(redis, {
-                  keyPrefix: redis.keyPrefix,
-                  revocationEvents: config.tokenCache.enabled,
-                })
-              : new MemoryTokenStore(),
-        },
-        {
-          provide: LoginRateLimiter,
-          inject: [authConfig.KEY, REDIS_CONNECTION],
-          useFactory: (config: AuthConfig, redis: RedisConnection | null) =>
-            new LoginRateLimiter(
-              redis
-                ? new RedisRateLimitStore(redis, `${redis.keyPrefix}auth:login:`, 'login-limit')
-                : new MemoryRateLimitStore(),
-              config.login,
-            ),
-        },
-        TokenVerifier,
-        CredentialsClient,
-        AuthService,
-        JwtAuthGuard,
-        TokenStoreHealthIndicator,
-      ],
-      exports: [AuthService, JwtAuthGuard, TokenStore, TokenStoreHealthIndicator],
-    };
-  }
-}
+@Module({
+  imports: [
+    RoutingModule,
+    ConfigModule.forFeature(authConfig),
+    RedisModule,
+    HttpModule,
+    TerminusModule,
+    JwtModule.registerAsync({
+      imports: [ConfigModule.forFeature(authConfig)],
+      inject: [authConfig.KEY],
+      useFactory: jwtModuleOptions,
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [
+    {
+      provide: USER_SERVICE_URLS,
+      inject: [GATEWAY_CONFIG, authConfig.KEY],
+      useFactory: (gateway: GatewayConfig, config: AuthConfig): UserServiceUrls => {
+        const targets = gateway.services.find((s) => s.name === USER_SERVICE_NAME)?.targets;
+        const urls = targets && targets.length > 0 ? targets : config.userServiceUrls;
+        return () => urls;
+      },
+    },
+    {
+      provide: TRUSTED_PROXY_HOPS,
+      inject: [GATEWAY_CONFIG],
+      useFactory: (gateway: GatewayConfig) => gateway.trustedProxyHops,
+    },
+    {
+      provide: TokenStore,
+      inject: [authConfig.KEY, REDIS_CONNECTION],
+      useFactory: (config: AuthConfig, redis: RedisConnection | null): TokenStore =>
+        redis
+          ? new RedisTokenStore(redis, {
+              keyPrefix: redis.keyPrefix,
+              revocationEvents: config.tokenCache.enabled,
+            })
+          : new MemoryTokenStore(),
+    },
+    {
+      provide: LoginRateLimiter,
+      inject: [authConfig.KEY, REDIS_CONNECTION],
+      useFactory: (config: AuthConfig, redis: RedisConnection | null) =>
+        new LoginRateLimiter(
+          redis
+            ? new RedisRateLimitStore(redis, `${redis.keyPrefix}auth:login:`, 'login-limit')
+            : new MemoryRateLimitStore(),
+          config.login,
+        ),
+    },
+    TokenVerifier,
+    CredentialsClient,
+    AuthService,
+    JwtAuthGuard,
+    TokenStoreHealthIndicator,
+  ],
+  exports: [AuthService, JwtAuthGuard, TokenStore, TokenStoreHealthIndicator],
+})
+export class AuthModule {}

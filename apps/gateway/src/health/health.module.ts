@@ -1,7 +1,7 @@
 import { DrainingHealthIndicator } from '@app/common';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { GatewayAuthModule } from '../auth/gateway-auth.module';
+import { AuthModule } from '../auth/auth.module';
 import { ProxyModule } from '../proxy/proxy.module';
 import { RoutingModule } from '../routing/routing.module';
 import { HealthController } from './health.controller';
@@ -12,7 +12,7 @@ import { UpstreamsHealthIndicator } from './upstreams.health';
     TerminusModule.forRoot({ logger: false }),
     RoutingModule,
     ProxyModule,
-    GatewayAuthModule,
+    AuthModule,
   ],
   controllers: [HealthController],
   providers: [DrainingHealthIndicator, UpstreamsHealthIndicator],

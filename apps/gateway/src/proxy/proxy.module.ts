@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { GatewayAuthModule } from '../auth/gateway-auth.module';
+import { AuthModule } from '../auth/auth.module';
 import { ResponseCacheModule } from '../cache/response-cache.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
@@ -13,7 +13,7 @@ import { UpstreamRegistry } from './upstream-registry';
 
 /** The proxy path: mounted ahead of Express, built from the providers below. */
 @Module({
-  imports: [RoutingModule, MetricsModule, GatewayAuthModule, RateLimitModule, ResponseCacheModule],
+  imports: [RoutingModule, MetricsModule, AuthModule, RateLimitModule, ResponseCacheModule],
   providers: [
     { provide: BACKOFF_RANDOM, useValue: Math.random },
     UpstreamRegistry,

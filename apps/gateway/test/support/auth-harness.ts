@@ -12,7 +12,9 @@ import { join } from 'node:path';
 import { UserServiceModule } from '../../../user-service/src/user-service.module';
 import { AuthModule } from '../../src/auth/auth.module';
 import { JwtAuthGuard, RequireRole } from '../../src/auth/jwt-auth.guard';
+import { gatewaySettings } from '../../src/routing/gateway-env';
 import { TEST_SECRET } from './auth-fixtures';
+import { writeConfig } from './test-gateway';
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-123' };
 export const USER = { email: 'user@example.com', password: 'user-password-123' };
@@ -92,6 +94,14 @@ class ProbeController {
 }
 
 /**
+ * The route config of an app that proxies nothing: it names no `user-service`, so logins go to
+ * `AUTH_USER_SERVICE_URLS`.
+ */
+const NO_USER_SERVICE_ROUTES = {
+  services: [{ name: 'probe-service', basePath: '/api/probe', targets: ['http://127.0.0.1:9'] }],
+};
+
+/**
  * A small Nest app holding only what the gateway's auth needs: config, the common HTTP pipeline
  * (validation, error body, request ids) and AuthModule, configured by `env`.
  */
@@ -99,22 +109,38 @@ export async function startAuthApp(
   env: Record<string, string | undefined>,
   extraControllers: Type[] = [ProbeController],
 ): Promise<INestApplication> {
-  return withEnv(
-    { JWT_SECRET: TEST_SECRET, NODE_ENV: 'test', REDIS_URL: undefined, ...env },
-    async () => {
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          ConfigModule.forRoot({ ignoreEnvFile: true, load: [serverConfig(0)] }),
-          CommonHttpModule.forRoot({ service: 'gateway' }),
-          AuthModule.forRoot(),
-        ],
-        controllers: extraControllers,
-      }).compile();
-      const app = moduleRef.createNestApplication({ logger: false });
-      await app.listen(0, '127.0.0.1');
-      return app;
-    },
-  );
+  const routes = writeConfig(NO_USER_SERVICE_ROUTES);
+  try {
+    return await withEnv(
+      {
+        JWT_SECRET: TEST_SECRET,
+        NODE_ENV: 'test',
+        REDIS_URL: undefined,
+        GATEWAY_CONFIG: routes.file,
+        ...env,
+      },
+      async () => {
+        const moduleRef = await Test.createTestingModule({
+          imports: [
+            ConfigModule.forRoot({
+              isGlobal: true,
+              ignoreEnvFile: true,
+              load: [serverConfig(0), gatewaySettings],
+            }),
+            CommonHttpModule.forRoot({ service: 'gateway' }),
+            AuthModule,
+          ],
+          controllers: extraControllers,
+        }).compile();
+        const app = moduleRef.createNestApplication({ logger: false });
+        await app.listen(0, '127.0.0.1');
+        return app;
+      },
+    );
+  } finally {
+    // Read once while the module compiled.
+    routes.remove();
+  }
 }
 
 /** A key prefix of this test run alone, so the shared Redis is never touched outside it. */
