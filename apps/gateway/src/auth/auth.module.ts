@@ -11,7 +11,7 @@ import { TRUSTED_PROXY_HOPS } from './auth.tokens';
 import { CredentialsClient, USER_SERVICE_URLS, UserServiceUrls } from './credentials.client';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../redis/rate-limit-store';
-import { LoginRateLimiter } from './login-attempts';
+import { LoginRateLimiter } from './login-rate-limiter';
 import { MemoryTokenStore } from './token-store/memory-token-store';
 import { RedisTokenStore } from './token-store/redis-token-store';
 import { TokenStore } from './token-store/token-store';
@@ -124,6 +124,6 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
     JwtAuthGuard,
     TokenStoreHealthIndicator,
   ],
-  exports: [AuthService, JwtAuthGuard, TokenStore, TokenStoreHealthIndicator],
+  exports: [AuthService, JwtAuthGuard, TokenStoreHealthIndicator],
 })
 export class AuthModule {}

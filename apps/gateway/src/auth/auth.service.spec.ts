@@ -11,7 +11,7 @@ import { AuthOutcome, AuthService } from './auth.service';
 import { MAX_TOKEN_BYTES } from './bearer-token';
 import { CredentialsCheck, CredentialsClient } from './credentials.client';
 import { MemoryRateLimitStore } from '../redis/rate-limit-store';
-import { LoginRateLimiter } from './login-attempts';
+import { LoginRateLimiter } from './login-rate-limiter';
 import { MemoryTokenStore } from './token-store/memory-token-store';
 import { RedisUnavailableError } from '../redis/redis-connection';
 

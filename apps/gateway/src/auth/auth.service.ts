@@ -4,7 +4,7 @@ import { authConfig } from './auth.config';
 import { AuthPolicy } from '../routing/auth-policy';
 import { MAX_AUTHORIZATION_LENGTH, parseBearer } from './bearer-token';
 import { CredentialsClient } from './credentials.client';
-import { LoginRateLimiter } from './login-attempts';
+import { LoginRateLimiter } from './login-rate-limiter';
 import { AccessClaims, Authenticated, Principal, principalOf } from './principal';
 import { RedisUnavailableError } from '../redis/redis-connection';
 import { TokenStore } from './token-store/token-store';

@@ -2,7 +2,7 @@ import { DrainingHealthIndicator } from '@app/common';
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
 import { TokenStoreHealthIndicator } from '../auth/token-store/token-store.health';
-import { UpstreamsHealthIndicator } from './upstreams.health';
+import { RoutesHealthIndicator } from './routes.health';
 
 /**
  * `/health/live` while the process runs; `/health/ready` while the config is loaded and not draining,
@@ -13,7 +13,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly draining: DrainingHealthIndicator,
-    private readonly gateway: UpstreamsHealthIndicator,
+    private readonly routes: RoutesHealthIndicator,
     private readonly tokenStore: TokenStoreHealthIndicator,
   ) {}
 
@@ -28,8 +28,8 @@ export class HealthController {
   ready() {
     return this.health.check([
       () => this.draining.check(),
-      () => this.gateway.configLoaded(),
-      () => this.gateway.upstreamTargets(),
+      () => this.routes.configLoaded(),
+      () => this.routes.upstreamTargets(),
       () => this.tokenStore.check(),
     ]);
   }

@@ -5,16 +5,11 @@ import { AuthModule } from '../auth/auth.module';
 import { ProxyModule } from '../proxy/proxy.module';
 import { RoutingModule } from '../routing/routing.module';
 import { HealthController } from './health.controller';
-import { UpstreamsHealthIndicator } from './upstreams.health';
+import { RoutesHealthIndicator } from './routes.health';
 
 @Module({
-  imports: [
-    TerminusModule.forRoot({ logger: false }),
-    RoutingModule,
-    ProxyModule,
-    AuthModule,
-  ],
+  imports: [TerminusModule.forRoot({ logger: false }), RoutingModule, ProxyModule, AuthModule],
   controllers: [HealthController],
-  providers: [DrainingHealthIndicator, UpstreamsHealthIndicator],
+  providers: [DrainingHealthIndicator, RoutesHealthIndicator],
 })
 export class HealthModule {}

@@ -4,7 +4,7 @@ import { TokenStore } from './token-store';
 
 /**
  * The token store's state for `/health/ready`. It reports an unreachable Redis (`reachable: false`)
- * but stays up, like the upstreams indicator: without Redis only protected routes fail (closed,
+ * but stays up, like the routes indicator's upstreams: without Redis only protected routes fail (closed,
  * with 503) while public routes keep working, so taking the whole gateway out of the load balancer
  * (or having Swarm restart every replica) would turn a partial outage into a full one.
  */

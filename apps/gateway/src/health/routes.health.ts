@@ -4,9 +4,9 @@ import type { GatewayConfig } from '../routing/gateway-config';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';
 import { UpstreamHealth } from '../proxy/upstream-health';
 
-/** Readiness details for the gateway: its config, and healthy targets per service. */
+/** Readiness details of the routes: the config they come from, and healthy targets per service. */
 @Injectable()
-export class UpstreamsHealthIndicator {
+export class RoutesHealthIndicator {
   constructor(
     private readonly indicators: HealthIndicatorService,
     private readonly upstreams: UpstreamHealth,

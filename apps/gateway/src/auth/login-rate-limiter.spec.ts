@@ -1,5 +1,5 @@
 import { MemoryRateLimitStore } from '../redis/rate-limit-store';
-import { LoginRateLimiter } from './login-attempts';
+import { LoginRateLimiter } from './login-rate-limiter';
 
 describe('LoginRateLimiter', () => {
   let now: number;
