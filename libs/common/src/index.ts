@@ -8,6 +8,7 @@ export * from './http-exception.filter';
 export * from './id-param.pipe';
 export * from './identity';
 export * from './json-depth';
+export * from './log-throttle';
 export * from './logger';
 export * from './openapi';
 export * from './request-context.middleware';

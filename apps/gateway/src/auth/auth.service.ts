@@ -1,3 +1,4 @@
+import { LogThrottle } from '@app/common';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { authConfig } from './auth.config';
@@ -49,9 +50,6 @@ const STORE_DOWN: Refusal = Object.freeze({
   message: 'authentication is temporarily unavailable',
 });
 
-/** Logs about an unreachable store are kept to one per this interval, whatever the request rate. */
-const STORE_ERROR_LOG_INTERVAL_MS = 5_000;
-
 function invalidToken(description: string): Refusal {
   return {
     ok: false,
@@ -71,7 +69,7 @@ export class AuthService implements OnModuleInit {
   private readonly logger = new Logger(AuthService.name);
   private readonly cache?: VerifiedTokenCache;
   private readonly toleranceMs: number;
-  private lastStoreErrorLog = 0;
+  private readonly storeDownLog = new LogThrottle();
 
   constructor(
     private readonly verifier: TokenVerifier,
@@ -197,9 +195,7 @@ export class AuthService implements OnModuleInit {
 
   private logStoreError(err: unknown): void {
     if (!(err instanceof RedisUnavailableError)) throw err;
-    const now = Date.now();
-    if (now - this.lastStoreErrorLog < STORE_ERROR_LOG_INTERVAL_MS) return;
-    this.lastStoreErrorLog = now;
+    if (!this.storeDownLog.allow()) return;
     this.logger.error({
       msg: 'token store unavailable; protected routes answer 503',
       error: err.message,

@@ -1,4 +1,4 @@
-import { APP_PINO } from '@app/common';
+import { APP_PINO, LogThrottle } from '@app/common';
 import { IDENTITY_HEADERS } from '@app/contracts';
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
@@ -25,8 +25,6 @@ export type CacheResult =
 
 type LookupResult = 'hit' | 'miss' | 'bypass' | 'error';
 
-/** Logs about an unreachable store are kept to one per this interval, whatever the request rate. */
-const STORE_ERROR_LOG_INTERVAL_MS = 5_000;
 /** How often invalidations that could not reach the store are tried again. */
 const INVALIDATION_RETRY_MS = 1_000;
 
@@ -47,7 +45,7 @@ export class ResponseCache implements OnModuleDestroy {
   /** Services whose last invalidation did not reach the store. */
   private readonly unsynced = new Set<string>();
   private retryTimer: NodeJS.Timeout | null = null;
-  private lastStoreErrorLog = 0;
+  private readonly storeDownLog = new LogThrottle();
 
   constructor(
     readonly store: ResponseCacheStore,
@@ -165,9 +163,7 @@ export class ResponseCache implements OnModuleDestroy {
   }
 
   private storeFailed(err: unknown, service: string): void {
-    const now = Date.now();
-    if (now - this.lastStoreErrorLog < STORE_ERROR_LOG_INTERVAL_MS) return;
-    this.lastStoreErrorLog = now;
+    if (!this.storeDownLog.allow()) return;
     this.logger.warn({ err, service }, 'response cache store unavailable; requests go uncached');
   }
 

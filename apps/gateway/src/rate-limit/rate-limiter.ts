@@ -1,4 +1,4 @@
-import { APP_PINO } from '@app/common';
+import { APP_PINO, LogThrottle } from '@app/common';
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
@@ -33,9 +33,6 @@ const STORE_DOWN_DENIED: RateLimitVerdict = Object.freeze({
   headers: Object.freeze({ 'retry-after': '1' }),
 });
 
-/** Logs about an unreachable store are kept to one per this interval, whatever the request rate. */
-const STORE_ERROR_LOG_INTERVAL_MS = 5_000;
-
 /**
  * The per-route limits of the config. Every limit matching a request counts it, before the cache
  * is asked, by client address (see `clientAddress`) or by signed-in user (anonymous requests by
@@ -50,7 +47,7 @@ export class RateLimiter {
   /** `<service>:<index>:` for each configured limit, so a request builds its keys by concatenation. */
   private readonly keyPrefixes = new Map<RateLimitConfig, string>();
   private readonly outcomes: Counter<'service' | 'outcome'>;
-  private lastStoreErrorLog = 0;
+  private readonly storeDownLog = new LogThrottle();
 
   constructor(
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
@@ -132,9 +129,7 @@ export class RateLimiter {
     limits: readonly RateLimitConfig[],
     err: unknown,
   ): RateLimitVerdict {
-    const now = Date.now();
-    if (now - this.lastStoreErrorLog >= STORE_ERROR_LOG_INTERVAL_MS) {
-      this.lastStoreErrorLog = now;
+    if (this.storeDownLog.allow()) {
       this.logger.warn(
         { err, service },
         'rate limit store unavailable; each limit applies its onStoreDown setting',
