@@ -1,7 +1,7 @@
 import { emailSkeleton } from '@app/contracts';
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
-import { isUniqueViolation } from '@app/database';
+import { isUniqueViolation, WriteLock } from '@app/database';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { AdminAccount, adminBootstrapConfig } from './admin-bootstrap.config';
@@ -20,7 +20,8 @@ export type AdminBootstrapOutcome = 'created' | 'exists' | 'promoted' | 'refused
 /**
  * Makes sure the configured administrator exists once the schema is ready (migrations run in
  * `onModuleInit`, before every `onApplicationBootstrap`), so a production database that gets no
- * seed rows still has someone who can manage it. An existing password is never changed.
+ * seed rows still has someone who can manage it. An existing password is never changed. Its writes
+ * go through the `WriteLock` like every other write of the service.
  */
 @Injectable()
 export class AdminBootstrap implements OnApplicationBootstrap {
@@ -31,6 +32,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     private readonly config: ConfigType<typeof adminBootstrapConfig>,
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
+    private readonly writeLock: WriteLock,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -51,7 +53,7 @@ export class AdminBootstrap implements OnApplicationBootstrap {
       updatedAt: now,
     });
     try {
-      await this.users.insert(user);
+      await this.writeLock.run(() => this.users.insert(user));
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       // Another replica starting at the same moment inserted it first.
@@ -77,7 +79,9 @@ export class AdminBootstrap implements OnApplicationBootstrap {
       return 'refused';
     }
     const roles = [ADMIN_ROLE, ...user.roles];
-    await this.users.update({ id: user.id }, { roles, updatedAt: new Date().toISOString() });
+    await this.writeLock.run(() =>
+      this.users.update({ id: user.id }, { roles, updatedAt: new Date().toISOString() }),
+    );
     this.logger.log({ msg: 'admin role granted to the existing account', ...about, roles });
     return 'promoted';
   }
