@@ -1,14 +1,14 @@
 import { validateEnv } from '@app/common';
+import { canonicalEmail } from '@app/contracts';
 import { registerAs } from '@nestjs/config';
 import { Transform } from 'class-transformer';
 import { IsEmail, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-import { normaliseEmail } from './user-input.dto';
 
 // The same bounds as a sign-up (CreateUserDto): the first administrator is an ordinary account.
 class AdminBootstrapEnv {
   @IsOptional()
   @Transform(({ value }: { value: unknown }) =>
-    typeof value === 'string' ? normaliseEmail(value) : value,
+    typeof value === 'string' ? canonicalEmail(value) : value,
   )
   @IsEmail({}, { message: 'ADMIN_EMAIL must be an email address' })
   @MaxLength(254)

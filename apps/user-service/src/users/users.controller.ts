@@ -1,5 +1,12 @@
 import { ApiErrors, ApiIdParam, ApiPageResponse, IdParamPipe } from '@app/common';
-import { Identity, Page, PaginationQueryDto, SetRolesDto, UserView } from '@app/contracts';
+import {
+  canonicalEmail,
+  Identity,
+  Page,
+  PaginationQueryDto,
+  SetRolesDto,
+  UserView,
+} from '@app/contracts';
 import { IdempotencyService, IdempotentWrite, sendIdempotent, WriteRequest } from '@app/database';
 import {
   Body,
@@ -25,7 +32,7 @@ import {
 } from '@nestjs/swagger';
 import { AdminOnly, CurrentIdentity, Public, SelfOrAdmin } from './access.decorators';
 import { IdentityGuard } from './identity.guard';
-import { CreateUserBody, normaliseEmail, UpdateUserBody } from './user-input.dto';
+import { CreateUserBody, UpdateUserBody } from './user-input.dto';
 import { UsersService } from './users.service';
 
 const IDEMPOTENCY_KEY_HEADER = {
@@ -81,7 +88,7 @@ export class UsersController {
     @IdempotentWrite() write: WriteRequest,
     @Res({ passthrough: true }) res: Response,
   ): Promise<unknown> {
-    const email = normaliseEmail(dto.email);
+    const email = canonicalEmail(dto.email);
     // Anonymous: a key belongs to the address it registers, so strangers' keys never meet.
     const signup = { ...write, scope: `signup:${email}` };
     const fingerprint = { op: 'users.create', name: dto.name, email };
@@ -112,7 +119,7 @@ export class UsersController {
       op: 'users.update',
       id,
       name: dto.name ?? null,
-      email: dto.email === undefined ? null : normaliseEmail(dto.email),
+      email: dto.email === undefined ? null : canonicalEmail(dto.email),
       password: dto.password !== undefined,
     };
     const result = await this.idempotency.perform(write, fingerprint, 200, (sealBody) =>

@@ -1,4 +1,11 @@
-import { emailSkeleton, Identity, Page, PaginationQueryDto, UserView } from '@app/contracts';
+import {
+  canonicalEmail,
+  emailSkeleton,
+  Identity,
+  Page,
+  PaginationQueryDto,
+  UserView,
+} from '@app/contracts';
 import {
   ConflictException,
   Injectable,
@@ -11,12 +18,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
 import { SessionRevoker } from './session-revoker';
-import {
-  CreateUserBody,
-  normaliseEmail,
-  UpdateUserBody,
-  VerifyCredentialsBody,
-} from './user-input.dto';
+import { CreateUserBody, UpdateUserBody, VerifyCredentialsBody } from './user-input.dto';
 import { User } from './user.entity';
 
 /** Every account starts as a plain user; roles are never set from a request body. */
@@ -52,7 +54,7 @@ export class UsersService {
    * request in the same transaction.
    */
   async create(dto: CreateUserBody, sealBody: SealBody = NO_SEAL_BODY): Promise<UserView> {
-    const email = normaliseEmail(dto.email);
+    const email = canonicalEmail(dto.email);
     await this.assertEmailFree(email);
     const now = new Date().toISOString();
     const user = this.users.create({
@@ -82,8 +84,8 @@ export class UsersService {
     const user = await this.findOrFail(id);
     const changes: Partial<User> = {};
     if (dto.name !== undefined) changes.name = dto.name;
-    if (dto.email !== undefined && normaliseEmail(dto.email) !== user.email) {
-      changes.email = normaliseEmail(dto.email);
+    if (dto.email !== undefined && canonicalEmail(dto.email) !== user.email) {
+      changes.email = canonicalEmail(dto.email);
       changes.emailSkeleton = emailSkeleton(changes.email);
       await this.assertEmailFree(changes.email, id);
     }
@@ -148,7 +150,7 @@ export class UsersService {
 
   /** The user behind an email and password; one answer for an unknown email and a wrong password. */
   async verifyCredentials(dto: VerifyCredentialsBody): Promise<UserView> {
-    const user = await this.users.findOneBy({ email: normaliseEmail(dto.email) });
+    const user = await this.users.findOneBy({ email: canonicalEmail(dto.email) });
     const matches = await this.hasher.verify(dto.password, user?.passwordHash);
     if (!user || !matches) throw new UnauthorizedException('invalid email or password');
     return user.toView();
