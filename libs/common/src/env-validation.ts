@@ -8,7 +8,7 @@ export interface ValidateEnvOptions {
 }
 
 /** Every configuration error's message starts so; the app reports it once and exits 1. */
-export const CONFIGURATION_ERROR_PREFIX = 'Invalid configuration:';
+const CONFIGURATION_ERROR_PREFIX = 'Invalid configuration:';
 
 /** A bad setting found at start; its message names the variable and what it must be. */
 export class ConfigurationError extends Error {

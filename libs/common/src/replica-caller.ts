@@ -11,7 +11,7 @@ export interface BackoffOptions {
   maxMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 25, maxMs: 250 };
+const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 25, maxMs: 250 };
 
 /** A uniform delay in [0, min(max, base * 2^(n-1))) before try n + 1. */
 export function fullJitterBackoffMs(

@@ -48,7 +48,7 @@ export function isStorageUnavailable(err: unknown): boolean {
 }
 
 /** Seconds a client is asked to wait before retrying a write the storage refused. */
-export const STORAGE_RETRY_AFTER_SECONDS = 5;
+const STORAGE_RETRY_AFTER_SECONDS = 5;
 
 /** The 503 for a request that failed because the database cannot take writes now. */
 export class StorageUnavailableException extends RetryLaterException {

@@ -32,7 +32,7 @@ export interface DatabaseConfig {
   seed: boolean;
 }
 
-export const DATABASE_CONFIG = 'database';
+const DATABASE_CONFIG = 'database';
 
 /**
  * `DATABASE_URL` or `DATABASE_URL_FILE` (PostgreSQL) wins over `DATABASE_PATH` (SQLite file); neither means the service's

@@ -22,7 +22,7 @@ const DATABASE_MODULE_OPTIONS = Symbol('DATABASE_MODULE_OPTIONS');
 /** SQLite waits this long for a lock held by another replica sharing the file. */
 const SQLITE_BUSY_TIMEOUT_MS = 5_000;
 
-export function databaseOptions(
+function databaseOptions(
   config: ConfigType<typeof databaseConfig>,
   options: DatabaseModuleOptions,
 ): TypeOrmModuleOptions {

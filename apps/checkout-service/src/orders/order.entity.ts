@@ -2,7 +2,7 @@ import { fromMinorUnits, OrderStatus, OrderView } from '@app/contracts';
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /** bigint columns come back as strings from PostgreSQL and numbers from SQLite; both read as a safe integer. */
-export const integerTransformer = {
+const integerTransformer = {
   to: (value: number): number => value,
   from: (value: string | number): number => Number(value),
 };

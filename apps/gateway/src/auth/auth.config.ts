@@ -113,7 +113,7 @@ export interface AuthConfig {
   tokenCache: { enabled: boolean; maxEntries: number };
 }
 
-export const AUTH_CONFIG = 'auth';
+const AUTH_CONFIG = 'auth';
 
 /** Bytes a production HS256 secret must have at least (the HMAC-SHA256 block strength). */
 export const MIN_SECRET_BYTES = 32;

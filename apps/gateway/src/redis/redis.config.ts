@@ -31,7 +31,7 @@ export interface RedisConfig {
   timeoutMs: number;
 }
 
-export const REDIS_CONFIG = 'redis';
+const REDIS_CONFIG = 'redis';
 
 /** `REDIS_URL`, `REDIS_PASSWORD` (or `REDIS_PASSWORD_FILE`), `REDIS_KEY_PREFIX`, `AUTH_REDIS_TIMEOUT_MS`. */
 export const redisConfig = registerAs(REDIS_CONFIG, (): RedisConfig => {

@@ -2,7 +2,7 @@ import { fromMinorUnits, ProductView } from '@app/contracts';
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /** bigint columns come back as strings from PostgreSQL and numbers from SQLite; both read as a safe integer. */
-export const minorUnitsTransformer = {
+const minorUnitsTransformer = {
   to: (value: number): number => value,
   from: (value: string | number): number => Number(value),
 };

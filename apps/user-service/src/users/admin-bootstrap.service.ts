@@ -9,7 +9,7 @@ import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
 
 export const ADMIN_ROLE = 'admin';
-export const ADMIN_ACCOUNT_NAME = 'Administrator';
+const ADMIN_ACCOUNT_NAME = 'Administrator';
 
 /**
  * What the start found: `created` the account; it `exists` with the admin role; `promoted` an

@@ -17,7 +17,7 @@ export interface HashingQueueLimits {
  * With one hash per core, a queue of 32 sign-ups waits under a second; logins wait only for the
  * hashes already running, because their lane is served first.
  */
-export function defaultHashingLimits(): HashingQueueLimits {
+function defaultHashingLimits(): HashingQueueLimits {
   const cores = availableParallelism();
   return {
     concurrency: cores,

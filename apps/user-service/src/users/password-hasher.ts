@@ -12,7 +12,7 @@ export interface ScryptCost {
 }
 
 /** 2^14 x 8 takes 16 MiB and ~50 ms per hash: OWASP's minimum for scrypt. */
-export const DEFAULT_SCRYPT_COST: ScryptCost = { logN: 14, r: 8, p: 1 };
+const DEFAULT_SCRYPT_COST: ScryptCost = { logN: 14, r: 8, p: 1 };
 
 const SALT_BYTES = 16;
 const KEY_BYTES = 64;

@@ -2,7 +2,7 @@ import { UserView } from '@app/contracts';
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
 
 /** Roles live in one column as `admin,user`; role names never contain a comma. */
-export const rolesTransformer = {
+const rolesTransformer = {
   to: (roles: string[]): string => roles.join(','),
   from: (value: string): string[] => (value ? value.split(',') : []),
 };

@@ -22,7 +22,7 @@ import { CreateUserBody, UpdateUserBody, VerifyCredentialsBody } from './user-in
 import { User } from './user.entity';
 
 /** Every account starts as a plain user; roles are never set from a request body. */
-export const DEFAULT_ROLES: readonly string[] = ['user'];
+const DEFAULT_ROLES: readonly string[] = ['user'];
 
 @Injectable()
 export class UsersService {

@@ -6,7 +6,7 @@ import { WriteLock } from '../write-lock';
 import { StorageProbe } from './storage-probe.entity';
 
 /** A probe's answer is reused this long, so frequent health checks cost one small write. */
-export const STORAGE_PROBE_CACHE_MS = 1_000;
+const STORAGE_PROBE_CACHE_MS = 1_000;
 /** About the size of a real write, so that a nearly full disk fails the probe as it fails writes. */
 const PROBE_BYTES = 8_192;
 

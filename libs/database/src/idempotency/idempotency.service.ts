@@ -44,7 +44,7 @@ export interface IdempotencyOptions {
 
 export const IDEMPOTENCY_OPTIONS = Symbol('IDEMPOTENCY_OPTIONS');
 
-export const DEFAULT_IDEMPOTENCY_OPTIONS: IdempotencyOptions = {
+const DEFAULT_IDEMPOTENCY_OPTIONS: IdempotencyOptions = {
   ttlMs: 24 * 60 * 60 * 1000,
   leaseMs: 5_000,
   heartbeatMs: 1_000,

@@ -1,7 +1,7 @@
 import type { Response } from 'express';
 import type { IdempotentResult } from './idempotency.service';
 
-export const IDEMPOTENCY_REPLAYED_HEADER = 'Idempotency-Replayed';
+const IDEMPOTENCY_REPLAYED_HEADER = 'Idempotency-Replayed';
 
 /** Sends an idempotent write's answer: its status, and `Idempotency-Replayed: true` on a replay. */
 export function sendIdempotent(res: Response, result: IdempotentResult): unknown {
