@@ -213,7 +213,10 @@ describe('ReplicaCaller', () => {
         path: '/x',
         body: {},
       });
-      expect(outcome.kind).toBe('unavailable');
+      expect(outcome).toEqual({
+        kind: 'unavailable',
+        reason: `${hung.url}: timed out after 200 ms`,
+      });
       expect([hung.replica.seen.length, good.replica.seen.length]).toEqual([1, 0]);
     });
 

@@ -63,6 +63,9 @@ const RETRYABLE_STATUSES = new Set([502, 503, 504]);
 /** Connection failures before any byte of the request left: any request may go elsewhere. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
 
+/** Axios's idle timeout, and the abort of the whole-try deadline. */
+const TIMEOUT_CODES = new Set(['ECONNABORTED', 'ETIMEDOUT', 'ERR_CANCELED']);
+
 type Try<T> =
   | { kind: 'answered'; response: AxiosResponse<T> }
   | { kind: 'failed'; reason: string; sent: boolean };
@@ -150,7 +153,8 @@ export class ReplicaCaller {
       // No response at all: refused, reset, unreachable or timed out.
       if (isAxiosError(err) && !err.response) {
         const code = err.code ?? err.message;
-        return { kind: 'failed', reason: code, sent: !NOT_SENT_CODES.has(code) };
+        const reason = TIMEOUT_CODES.has(code) ? `timed out after ${timeoutMs} ms` : code;
+        return { kind: 'failed', reason, sent: !NOT_SENT_CODES.has(code) };
       }
       throw err;
     }
