@@ -6,18 +6,47 @@ import type {
 } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { ResponseTap } from '../cache/response-tap';
 import type { RouteMatch } from '../routing/route-table';
 import type { AccessLog } from './access-log';
 import { sendError } from './error-response';
 import { clientResponseHeaders } from './forwarded-headers';
-import { isGatewayStatus, isReplicaFailure } from './replica-failure';
+import { mergeHeaders } from './header-merge';
+import { isReplicaFailure } from './replica-failure';
 import { RequestBodyStream } from './request-body';
-import type { ResponseTap } from '../cache/response-tap';
 import type { UpstreamHealth } from './upstream-health';
 import type { ServiceUpstreams } from './upstream-registry';
 import { hasTried, TargetPick, TriedTargets, withTried } from './upstream-target';
 
-/** Why an attempt failed; decides whether another may follow and the final status (504 for `timeout`). */
+/**
+ * Where an exchange is. It starts `admitting` and ends `done`; the transitions:
+ *
+ * - admitting -> connecting: `send` or `stream` hands the first attempt to a target's pool.
+ * - connecting -> sending: the attempt is on a connection (undici's `onRequestStart`).
+ * - sending -> streaming-response: a final status the retry policy lets through.
+ * - sending -> discarding: a 502/503/504 the retry policy retries; discarding -> backing-off at its end.
+ * - connecting / sending -> backing-off: connect error, reset or per-try timeout, and the retry
+ *   policy allows another attempt; backing-off -> connecting when the backoff is over.
+ * - any -> done: an answer of the gateway's own (`fail`, `respond`, `answered`), the end of the
+ *   streamed response, a failure with no attempt left, or a client that left (499).
+ */
+export type ExchangeState =
+  /** The pipeline's steps run; nothing has gone upstream. */
+  | 'admitting'
+  /** An attempt is handed to a target's pool and waits for a connection: nothing sent yet. */
+  | 'connecting'
+  /** The attempt is on a connection: its bytes may reach the upstream; the answer is awaited. */
+  | 'sending'
+  /** A retryable 502/503/504 is read and dropped, so that its connection stays reusable. */
+  | 'discarding'
+  /** The last attempt failed and another follows after the retry policy's backoff. */
+  | 'backing-off'
+  /** The upstream's status and headers went to the client; its body follows. */
+  | 'streaming-response'
+  /** Answered (or abandoned by the client), counted and logged exactly once. */
+  | 'done';
+
+/** Why an attempt failed; decides the final status (504 for `timeout`, else 502). */
 type FailureKind = 'connect' | 'timeout' | 'reset' | 'status';
 
 /** The request left before its response ended; logged and counted with nginx's 499. */
@@ -40,7 +69,7 @@ export interface ExchangeContext {
   readonly revealTarget: boolean;
 }
 
-/** What the proxy handler decided before the first attempt. */
+/** What the pipeline decided before the first attempt. */
 export interface ExchangeRequest {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
@@ -48,6 +77,7 @@ export interface ExchangeRequest {
   readonly route: RouteMatch;
   /** Path and query sent upstream: the canonical path without the base path, the raw query. */
   readonly upstreamPath: string;
+  /** Flat `[name, value, ...]`; the auth step appends the identity headers before the first attempt. */
   readonly headers: string[];
   readonly requestId: string;
   readonly started: number;
@@ -56,12 +86,27 @@ export interface ExchangeRequest {
 }
 
 /**
+ * What every attempt sends: nothing, bytes kept for replay, the client's own stream (declared
+ * length, which Node enforces), or the client's stream through a per-attempt `RequestBodyStream`
+ * that holds a chunked body to `limit`.
+ */
+type OutgoingBody =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'bytes'; readonly bytes: Buffer }
+  | { readonly kind: 'client-stream' }
+  | { readonly kind: 'counted-stream'; readonly limit: number };
+
+const NO_BODY: OutgoingBody = Object.freeze({ kind: 'none' });
+const CLIENT_STREAM: OutgoingBody = Object.freeze({ kind: 'client-stream' });
+
+/**
  * One client request on the proxy path, from its first attempt to the end of its response:
  * attempts on the balancer's targets under the per-try timeout, retries with backoff where the
  * retry policy allows, the response streamed back, and the outcome reported to health, metrics
- * and the access log exactly once.
+ * and the access log exactly once. See `ExchangeState` for the states it goes through.
  */
 export class ProxyExchange {
+  private stateNow: ExchangeState = 'admitting';
   private attempts = 0;
   /** Targets of the service this request has had an attempt on. */
   private tried: TriedTargets = null;
@@ -71,20 +116,11 @@ export class ProxyExchange {
   private lastPick: TargetPick | null = null;
   private lastFailure: FailureKind | null = null;
   private backoff: NodeJS.Timeout | null = null;
-  /** Bytes kept for replay, or `null`. */
-  private body: Buffer | null = null;
-  /**
-   * A body that streams from the client: `direct` (declared length, which Node enforces) is sent
-   * as the client's own stream; `counted` (chunked) goes through a stream per attempt that holds
-   * it to `streamLimit`.
-   */
-  private streamed: 'no' | 'direct' | 'counted' = 'no';
-  private streamLimit = -1;
+  private body: OutgoingBody = NO_BODY;
   /** An attempt consumed or destroyed the client's body stream: no other attempt can follow. */
   private bodySpent = false;
   private responseStatus = 0;
-  private finished = false;
-  /** Headers added to whatever the client gets (rate-limit headers), or `null`. */
+  /** Headers added to whatever the client gets (rate-limit headers, say), or `null`. */
   private extraHeaders: OutgoingHttpHeaders | null = null;
   private tap: ResponseTap | null = null;
 
@@ -95,27 +131,34 @@ export class ProxyExchange {
     request.res.once('close', this.onClientClose);
   }
 
+  get state(): ExchangeState {
+    return this.stateNow;
+  }
+
   /** Sends a request without a body, or with bytes kept for replay. */
   send(body: Buffer | null): void {
-    this.body = body;
+    this.body = body === null ? NO_BODY : { kind: 'bytes', bytes: body };
     this.next();
   }
 
   /** Sends a request whose body streams from the client; `limit` < 0 when its length is declared. */
   stream(limit: number): void {
-    this.streamed = limit < 0 ? 'direct' : 'counted';
-    this.streamLimit = limit;
+    this.body = limit < 0 ? CLIENT_STREAM : { kind: 'counted-stream', limit };
     this.next();
   }
 
-  /** The handler answered the request itself (a CORS preflight). */
+  /** The pipeline answered the request itself (a CORS preflight). */
   answered(status: number): void {
     this.finish(status);
   }
 
-  /** Headers for the client's answer, whoever gives it. */
+  /**
+   * Headers for the client's answer, whoever gives it; merged with those added before (a list
+   * header such as `Vary` keeps every value, any other is replaced).
+   */
   addHeaders(headers: OutgoingHttpHeaders): void {
-    this.extraHeaders = headers;
+    if (this.extraHeaders === null) this.extraHeaders = { ...headers };
+    else mergeHeaders(this.extraHeaders, headers);
   }
 
   /** Lets `tap` see the upstream's answer as it goes to the client. */
@@ -125,11 +168,11 @@ export class ProxyExchange {
 
   /** Answers with a whole response the gateway holds (a cache hit). */
   respond(status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
-    if (this.finished) return;
+    if (this.stateNow === 'done') return;
     const { res, req, upstreams, requestId } = this.request;
     headers['x-request-id'] = requestId;
     upstreams.cors?.decorate(headers, req.headers.origin);
-    if (this.extraHeaders !== null) Object.assign(headers, this.extraHeaders);
+    if (this.extraHeaders !== null) mergeHeaders(headers, this.extraHeaders);
     res.writeHead(status, headers);
     res.end(body);
     this.finish(status);
@@ -137,16 +180,23 @@ export class ProxyExchange {
 
   /** Ends the exchange with a gateway error before any upstream answered. */
   fail(status: number, message: string, extraHeaders?: Record<string, string>): void {
-    if (this.finished) return;
+    if (this.stateNow === 'done') return;
     const { res, requestId, upstreams, req } = this.request;
-    const headers = { ...this.extraHeaders, ...extraHeaders };
+    const headers: OutgoingHttpHeaders = { ...this.extraHeaders, ...extraHeaders };
     upstreams.cors?.decorate(headers, req.headers.origin);
     sendError(res, status, message, requestId, headers);
     this.finish(status);
   }
 
+  /** A bug on the proxy path: answer 500 if still possible, log it, keep the process serving. */
+  crash(err: unknown): void {
+    this.context.logger.error({ err, requestId: this.request.requestId }, 'proxy failure');
+    this.abandonAttempt('proxy failure');
+    this.fail(500, 'internal error');
+  }
+
   private next(): void {
-    if (this.finished) return;
+    if (this.stateNow === 'done') return;
     const { upstreams } = this.request;
     const pick = upstreams.balancer.pick(this.tried);
     if (pick === null) {
@@ -160,19 +210,24 @@ export class ProxyExchange {
     this.attempts += 1;
     this.tried = withTried(this.tried, pick.target);
     this.lastPick = pick;
-    const counted = this.streamed === 'counted' ? new RequestBodyStream(this.streamLimit) : null;
-    const body = this.streamed === 'direct' ? this.request.req : (counted ?? this.body);
-    const attempt = new UpstreamAttempt(this, pick, counted, this.streamed === 'direct');
+    const outgoing = this.body;
+    const counted =
+      outgoing.kind === 'counted-stream' ? new RequestBodyStream(outgoing.limit) : null;
+    const sendsClientStream = outgoing.kind === 'client-stream';
+    const attempt = new UpstreamAttempt(this, pick, counted, sendsClientStream);
     pick.target.inFlight += 1;
     this.current = attempt;
-    attempt.timer = setTimeout(onAttemptTimeout, upstreams.config.timeouts.perTryMs, this, attempt);
+    this.stateNow = 'connecting';
+    attempt.arm(upstreams.config.timeouts.perTryMs);
     const { req, upstreamPath, headers } = this.request;
     pick.target.pool.dispatch(
       {
         path: upstreamPath,
         method: req.method as Dispatcher.HttpMethod,
         headers,
-        body,
+        body: sendsClientStream
+          ? req
+          : (counted ?? (outgoing.kind === 'bytes' ? outgoing.bytes : null)),
       },
       attempt,
     );
@@ -180,6 +235,7 @@ export class ProxyExchange {
 
   /** The attempt is on a connection and its request is about to be written. */
   attemptStarted(attempt: UpstreamAttempt): void {
+    this.stateNow = 'sending';
     if (attempt.countedBody) this.request.req.pipe(attempt.countedBody);
   }
 
@@ -199,19 +255,20 @@ export class ProxyExchange {
       this.interim(status, headers);
       return;
     }
-    clearTimeout(attempt.timer);
+    attempt.disarm();
     const { upstreams, replaySafe, res, requestId, req } = this.request;
-    attempt.replicaFailed = isReplicaFailure(status, headers);
-    if (isGatewayStatus(status) && replaySafe && this.attempts < upstreams.retry.maxAttempts) {
+    if (upstreams.retry.retriesStatus(status, this.attempts, replaySafe)) {
       // Read and drop it so the connection stays reusable, then try elsewhere.
-      attempt.discard = true;
+      attempt.discardAnswer();
+      this.stateNow = 'discarding';
       return;
     }
+    this.stateNow = 'streaming-response';
     this.responseStatus = status;
     const out = clientResponseHeaders(headers, requestId);
     this.tap?.responseStarted(status, out);
     upstreams.cors?.decorate(out, req.headers.origin);
-    if (this.extraHeaders !== null) Object.assign(out, this.extraHeaders);
+    if (this.extraHeaders !== null) mergeHeaders(out, this.extraHeaders);
     if (this.context.revealTarget) out['x-upstream-target'] = attempt.pick.target.origin;
     if (statusMessage) res.writeHead(status, statusMessage, out);
     else res.writeHead(status, out);
@@ -251,7 +308,7 @@ export class ProxyExchange {
 
   attemptEnded(attempt: UpstreamAttempt): void {
     this.current = null;
-    if (attempt.discard) {
+    if (attempt.discarded) {
       // Another replica may serve it; only a replica that did not answer for itself is charged.
       if (!attempt.replicaFailed) this.context.health.succeeded(attempt.pick);
       this.attemptFailed(attempt, 'status', true, attempt.replicaFailed);
@@ -267,7 +324,7 @@ export class ProxyExchange {
   }
 
   attemptErrored(attempt: UpstreamAttempt, err: Error): void {
-    clearTimeout(attempt.timer);
+    attempt.disarm();
     this.current = null;
     if (attempt.countedBody?.exceeded) {
       this.context.health.released(attempt.pick);
@@ -291,6 +348,28 @@ export class ProxyExchange {
     this.attemptFailed(attempt, kind, attempt.started);
   }
 
+  /** The per-try timer of `attempt` fired. */
+  attemptTimedOut(attempt: UpstreamAttempt): void {
+    if (attempt !== this.current) return;
+    if (attempt.abortOnTimeout()) return;
+    // Still connecting with the client's own stream as body: aborting would destroy that stream,
+    // so this attempt runs on until its connect fails (retry) or it starts (aborted, then 504).
+    if (attempt.sendsClientStream) return;
+    // Still connecting: give up on it now; if it ever reaches a socket it is aborted unsent.
+    this.abandonAttempt('per-try timeout while connecting', false);
+    this.attemptFailed(attempt, 'timeout', false);
+  }
+
+  /** The backoff is over: the next attempt. */
+  afterBackoff(): void {
+    this.backoff = null;
+    try {
+      this.next();
+    } catch (err) {
+      this.crash(err);
+    }
+  }
+
   private attemptFailed(
     attempt: UpstreamAttempt,
     kind: FailureKind,
@@ -299,14 +378,28 @@ export class ProxyExchange {
   ): void {
     if (replicaFailed) this.charge(attempt.pick);
     this.lastFailure = kind;
-    if (this.finished) return;
+    if (this.stateNow === 'done') return;
     const { retry, metrics } = this.request.upstreams;
     if (this.bodySpent || !retry.shouldRetry(this.attempts, bytesSent, this.request.replaySafe)) {
       this.giveUp();
       return;
     }
     metrics.retries.inc();
+    this.stateNow = 'backing-off';
     this.backoff = setTimeout(retryNow, retry.backoffMs(this.attempts), this);
+  }
+
+  /**
+   * Stops the current attempt, whatever it is doing: out of its target's in-flight count, its
+   * timer off, its request aborted if it is on a connection, every later callback of it ignored.
+   * Its target is freed of the attempt's verdict (`release`) unless the caller charges it.
+   */
+  private abandonAttempt(reason: string, release = true): void {
+    const attempt = this.current;
+    if (attempt === null) return;
+    this.current = null;
+    attempt.abandon(new AttemptAbandonedError(reason));
+    if (release) this.context.health.released(attempt.pick);
   }
 
   /**
@@ -321,49 +414,6 @@ export class ProxyExchange {
     }
     this.charged = withTried(this.charged, pick.target);
     this.context.health.failed(this.request.upstreams, pick);
-  }
-
-  /** The backoff is over: the next attempt. */
-  afterBackoff(): void {
-    this.backoff = null;
-    try {
-      this.next();
-    } catch (err) {
-      this.crash(err);
-    }
-  }
-
-  /** A bug on the proxy path: answer 500 if still possible, log it, keep the process serving. */
-  crash(err: unknown): void {
-    this.context.logger.error({ err, requestId: this.request.requestId }, 'proxy failure');
-    const attempt = this.current;
-    this.current = null;
-    if (attempt) {
-      attempt.abandoned = true;
-      attempt.settle();
-      clearTimeout(attempt.timer);
-      this.context.health.released(attempt.pick);
-      attempt.controller?.abort(new AttemptAbandonedError('proxy failure'));
-    }
-    this.fail(500, 'internal error');
-  }
-
-  /** The per-try timer of `attempt` fired. */
-  attemptTimedOut(attempt: UpstreamAttempt): void {
-    if (attempt !== this.current) return;
-    attempt.timedOut = true;
-    if (attempt.controller) {
-      attempt.controller.abort(new AttemptTimeoutError('per-try timeout'));
-      return;
-    }
-    // Still connecting with the client's own stream as body: aborting would destroy that stream,
-    // so this attempt runs on until its connect fails (retry) or it starts (aborted, then 504).
-    if (attempt.sendsClientStream) return;
-    // Still connecting: give up on it now; if it ever reaches a socket it is aborted unsent.
-    attempt.abandoned = true;
-    attempt.settle();
-    this.current = null;
-    this.attemptFailed(attempt, 'timeout', false);
   }
 
   private giveUp(): void {
@@ -386,24 +436,16 @@ export class ProxyExchange {
   };
 
   private clientClosed(): void {
-    if (this.finished) return;
+    if (this.stateNow === 'done') return;
     if (this.backoff) clearTimeout(this.backoff);
-    const attempt = this.current;
-    if (attempt) {
-      clearTimeout(attempt.timer);
-      attempt.abandoned = true;
-      attempt.settle();
-      this.current = null;
-      this.context.health.released(attempt.pick);
-      attempt.controller?.abort(new AttemptAbandonedError('client closed the connection'));
-    }
+    this.abandonAttempt('client closed the connection');
     this.tap?.responseAborted();
     this.finish(CLIENT_CLOSED);
   }
 
   private finish(status: number): void {
-    if (this.finished) return;
-    this.finished = true;
+    if (this.stateNow === 'done') return;
+    this.stateNow = 'done';
     const { upstreams, started, req, route, requestId } = this.request;
     const latencyMs = performance.now() - started;
     upstreams.metrics.record(status, latencyMs / 1000);
@@ -435,20 +477,23 @@ function retryNow(exchange: ProxyExchange): void {
   exchange.afterBackoff();
 }
 
-/** One try on one target; undici calls it back. Once abandoned, every later callback is ignored. */
+/**
+ * One try on one target; undici calls it back. Its flags are its own: the exchange arms, aborts
+ * or abandons it through its methods. Once abandoned (or ended), every later callback is ignored.
+ */
 class UpstreamAttempt implements Dispatcher.DispatchHandler {
-  controller: Dispatcher.DispatchController | null = null;
-  timer: NodeJS.Timeout | undefined;
-  /** The request is on a connection: from here on its bytes may reach the upstream. */
-  started = false;
-  timedOut = false;
-  abandoned = false;
+  private controller: Dispatcher.DispatchController | null = null;
+  private timer: NodeJS.Timeout | undefined;
+  private onStarted = false;
+  private hasTimedOut = false;
+  private abandoned = false;
   /** A retryable 502/503/504 whose body is read and dropped. */
-  discard = false;
-  /** Its answer counts against the target in passive health (see `isReplicaFailure`). */
-  replicaFailed = false;
+  private discarding = false;
+  /** Its final answer counts against the target in passive health (see `isReplicaFailure`). */
+  private failedReplica = false;
   /** No longer counted in its target's `inFlight`. */
   private settled = false;
+  private onDrain?: () => void;
 
   constructor(
     private readonly exchange: ProxyExchange,
@@ -459,18 +504,63 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     readonly sendsClientStream: boolean,
   ) {}
 
-  private onDrain?: () => void;
+  /** The request is on a connection: from here on its bytes may reach the upstream. */
+  get started(): boolean {
+    return this.onStarted;
+  }
 
-  /** Takes the attempt out of its target's in-flight count, once. */
-  settle(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.pick.target.inFlight -= 1;
+  get timedOut(): boolean {
+    return this.hasTimedOut;
+  }
+
+  get discarded(): boolean {
+    return this.discarding;
+  }
+
+  get replicaFailed(): boolean {
+    return this.failedReplica;
+  }
+
+  /** Starts the per-try timer. */
+  arm(ms: number): void {
+    this.timer = setTimeout(onAttemptTimeout, ms, this.exchange, this);
+  }
+
+  disarm(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** Reads the rest of the answer and drops it. */
+  discardAnswer(): void {
+    this.discarding = true;
+  }
+
+  /** Marks the per-try timeout; aborts the request when it is on a connection (then `true`). */
+  abortOnTimeout(): boolean {
+    this.hasTimedOut = true;
+    if (this.controller === null) return false;
+    this.controller.abort(new AttemptTimeoutError('per-try timeout'));
+    return true;
+  }
+
+  /** Stops the attempt for good: see `ProxyExchange.abandonAttempt`. */
+  abandon(reason: Error): void {
+    this.abandoned = true;
+    this.settle();
+    this.disarm();
+    this.controller?.abort(reason);
   }
 
   /** Resumes the upstream response once the client has drained (one function per attempt, made on first need). */
   resumer(): () => void {
     return (this.onDrain ??= () => this.controller?.resume());
+  }
+
+  /** Takes the attempt out of its target's in-flight count, once. */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.pick.target.inFlight -= 1;
   }
 
   // Each callback catches its own errors: one thrown into undici would surface as a pool 'error'.
@@ -480,13 +570,13 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
       return;
     }
     this.controller = controller;
-    if (this.timedOut) {
-      // Only an attempt sending the client's stream outlives its timeout this far; see onAttemptTimeout.
+    if (this.hasTimedOut) {
+      // Only an attempt sending the client's stream outlives its timeout this far; see attemptTimedOut.
       this.exchange.clientBodySpent();
       controller.abort(new AttemptTimeoutError('per-try timeout before the request was sent'));
       return;
     }
-    this.started = true;
+    this.onStarted = true;
     try {
       this.exchange.attemptStarted(this);
     } catch (err) {
@@ -501,6 +591,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     if (this.abandoned) return;
+    if (statusCode >= 200) this.failedReplica = isReplicaFailure(statusCode, headers);
     try {
       this.exchange.attemptResponded(this, statusCode, headers, statusMessage);
     } catch (err) {
@@ -509,7 +600,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.abandoned || this.discard) return;
+    if (this.abandoned || this.discarding) return;
     try {
       this.exchange.attemptData(this, controller, chunk);
     } catch (err) {

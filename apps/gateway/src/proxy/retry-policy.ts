@@ -1,4 +1,5 @@
 import type { RetryConfig } from '../routing/gateway-config';
+import { isGatewayStatus } from './replica-failure';
 
 /** Methods whose repetition has the same effect as one request (RFC 9110 9.2.2). */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
@@ -31,8 +32,18 @@ export class RetryPolicy {
     return IDEMPOTENT.has(method) || (hasIdempotencyKey && this.honoursKeys && KEYED.has(method));
   }
 
+  /** After an attempt that got no answer (connect error, reset, timeout): whether another may go. */
   shouldRetry(attemptsMade: number, bytesMayHaveBeenSent: boolean, replaySafe: boolean): boolean {
     return attemptsMade < this.config.attempts && (!bytesMayHaveBeenSent || replaySafe);
+  }
+
+  /**
+   * After an upstream answered `status`: whether to read and drop that answer and try another
+   * target. Only a 502/503/504 to a replay-safe request, and never on the last attempt, whose
+   * answer goes to the client as it is (a last-attempt 503 stays a 503).
+   */
+  retriesStatus(status: number, attemptsMade: number, replaySafe: boolean): boolean {
+    return isGatewayStatus(status) && this.shouldRetry(attemptsMade, true, replaySafe);
   }
 
   /** Full jitter: uniform in [0, min(max, base * 2^(n-1))] before attempt n + 1. */
