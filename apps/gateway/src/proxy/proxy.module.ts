@@ -5,7 +5,7 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { RoutingModule } from '../routing/routing.module';
 import { AccessLog } from './access-log';
-import { ProxyHandler } from './proxy-handler';
+import { RequestPipeline } from './request-pipeline';
 import { ProxyMount } from './proxy-mount';
 import { BACKOFF_RANDOM } from './proxy.tokens';
 import { UpstreamHealth } from './upstream-health';
@@ -19,7 +19,7 @@ import { UpstreamRegistry } from './upstream-registry';
     UpstreamRegistry,
     UpstreamHealth,
     AccessLog,
-    ProxyHandler,
+    RequestPipeline,
     ProxyMount,
   ],
   exports: [UpstreamRegistry, UpstreamHealth],

@@ -53,3 +53,9 @@ export class RequestBodyStream extends Transform {
     done(null, chunk);
   }
 }
+
+/** Whether the request has a body: a non-zero declared length, or a transfer coding. */
+export function hasRequestBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
