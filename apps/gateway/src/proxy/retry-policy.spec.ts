@@ -40,6 +40,21 @@ describe('RetryPolicy', () => {
     expect(policy.shouldRetry(3, true, true)).toBe(false);
   });
 
+  it.each([502, 503, 504])(
+    'should retry a %i to a replay-safe request, except on the last attempt',
+    (status) => {
+      const policy = new RetryPolicy(config, false);
+      expect(policy.retriesStatus(status, 1, true)).toBe(true);
+      expect(policy.retriesStatus(status, 2, true)).toBe(true);
+      expect(policy.retriesStatus(status, 3, true)).toBe(false);
+      expect(policy.retriesStatus(status, 1, false)).toBe(false);
+    },
+  );
+
+  it.each([200, 404, 500, 501, 429])('should never retry a %i answer', (status) => {
+    expect(new RetryPolicy(config, false).retriesStatus(status, 1, true)).toBe(false);
+  });
+
   it('should double the backoff ceiling up to the cap', () => {
     const policy = new RetryPolicy(config, false, () => 0.9999);
     expect([1, 2, 3, 4].map((n) => policy.backoffMs(n))).toEqual([99, 199, 249, 249]);
