@@ -19,9 +19,11 @@
  *   npm run bench            # builds the gateway, then runs this
  *   node -r ts-node/register/transpile-only bench/gateway.bench.ts \
  *     [--rounds=6] [--duration=2] [--warmup=2] [--settle=0.5] [--connections=50] [--no-dev] \
- *     [--only=gateway,bare] [--methods=GET] [--profile]
+ *     [--only=gateway,bare] [--methods=GET] [--profile] [--baseline=<other build's main.js>]
  *
  * `--profile` starts the gateway with `--cpu-prof` and leaves the profile in bench/profiles/.
+ * `--baseline` adds another build of the gateway as `gateway-baseline`, measured in the same rounds
+ * as this one, so that a change is compared before and after under the same background load.
  * Everything listens on 127.0.0.1; every process is a child of this one and is stopped at the end.
  */
 import { ChildProcess, fork, spawn } from 'node:child_process';
@@ -36,7 +38,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   freePort,
   GATEWAY_ENTRY,
@@ -305,12 +307,12 @@ async function main(): Promise<void> {
     );
     const profileDir = join(ROOT, 'bench', 'profiles');
     if (profile) mkdirSync(profileDir, { recursive: true });
-    const gateway = async (name: string, nodeEnv: string): Promise<void> => {
+    const gateway = async (name: string, nodeEnv: string, entry = GATEWAY_ENTRY): Promise<void> => {
       if (!wanted(name)) return;
       const port = await freePort();
       const child = spawn(
         process.execPath,
-        [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), GATEWAY_ENTRY],
+        [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), entry],
         {
           cwd: ROOT,
           env: childEnv({
@@ -330,6 +332,9 @@ async function main(): Promise<void> {
     };
     await gateway('gateway', 'production');
     if (!process.argv.includes('--no-dev')) await gateway('gateway-dev', 'development');
+    // Another build of the gateway (an earlier commit, say) measured in the same rounds.
+    const baseline = arg('baseline');
+    if (baseline !== undefined) await gateway('gateway-baseline', 'production', resolve(baseline));
     for (const [name, file] of [
       ['fast-gateway', 'fast-gateway.mjs'],
       ['bare', 'bare-proxy.mjs'],

@@ -1,19 +1,26 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import pino, { Logger } from 'pino';
+import pino from 'pino';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../routing/gateway-env';
 
 let lastMs = 0;
 let lastTime = '';
 
-/** pino's ISO `time` field, formatted once per millisecond however many lines share it. */
+/** The ISO `time` field, formatted once per millisecond however many lines share it. */
 function isoTimeOncePerMillisecond(): string {
   const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
-    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+    lastTime = new Date(now).toISOString();
   }
   return lastTime;
+}
+
+/** Printable ASCII without a quote or a backslash: written as it is; anything else goes through `JSON.stringify`. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
 }
 
 export interface AccessLogEntry {
@@ -30,13 +37,14 @@ export interface AccessLogEntry {
 
 /**
  * One JSON line per request on the proxy path, written through an asynchronous, batching destination
- * so that logging never waits on stdout. Off when `GATEWAY_ACCESS_LOG=false` or `LOG_LEVEL` is above
- * info.
+ * so that logging never waits on stdout. The line is the one a pino logger with the system's
+ * settings writes (`level`, `time`, `service`, the entry, `msg: "proxy"`), formatted here field by
+ * field: a generic serialiser walking the entry cost several microseconds a request. Off when
+ * `GATEWAY_ACCESS_LOG=false` or `LOG_LEVEL` is above info.
  */
 @Injectable()
 export class AccessLog implements OnApplicationShutdown {
   private readonly destination?: ReturnType<typeof pino.destination>;
-  private readonly logger?: Logger;
 
   constructor(config: ConfigService) {
     const settings = config.getOrThrow<GatewaySettings>(GATEWAY_SETTINGS);
@@ -51,23 +59,19 @@ export class AccessLog implements OnApplicationShutdown {
       // A stalled stdout drops lines rather than growing the heap without bound.
       maxLength: 16 * 1024 * 1024,
     });
-    this.logger = pino(
-      {
-        level: 'info',
-        base: { service: 'gateway' },
-        timestamp: isoTimeOncePerMillisecond,
-        formatters: { level: (label) => ({ level: label }) },
-      },
-      this.destination,
-    );
   }
 
   get enabled(): boolean {
-    return this.logger !== undefined;
+    return this.destination !== undefined;
   }
 
   write(entry: AccessLogEntry): void {
-    this.logger?.info(entry, 'proxy');
+    if (this.destination === undefined) return;
+    const method = entry.method === undefined ? '' : `,"method":${jsonString(entry.method)}`;
+    const target = entry.target === null ? 'null' : jsonString(entry.target);
+    this.destination.write(
+      `{"level":"info","time":"${isoTimeOncePerMillisecond()}","service":"gateway","requestId":${jsonString(entry.requestId)}${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${entry.latencyMs},"upstream":${jsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`,
+    );
   }
 
   onApplicationShutdown(): void {
