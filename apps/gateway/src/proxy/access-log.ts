@@ -35,16 +35,24 @@ export interface AccessLogEntry {
   attempts: number;
 }
 
+/** Lines are handed to the destination in batches of about this many characters... */
+const BATCH_CHARS = 4096;
+/** ...and at least this often when traffic is light. */
+const FLUSH_INTERVAL_MS = 250;
+
 /**
- * One JSON line per request on the proxy path, written through an asynchronous, batching destination
- * so that logging never waits on stdout. The line is the one a pino logger with the system's
- * settings writes (`level`, `time`, `service`, the entry, `msg: "proxy"`), formatted here field by
- * field: a generic serialiser walking the entry cost several microseconds a request. Off when
- * `GATEWAY_ACCESS_LOG=false` or `LOG_LEVEL` is above info.
+ * One JSON line per request on the proxy path, written in batches of about 4 KiB (at least every
+ * 250 ms) through an asynchronous destination, so that logging never waits on stdout. The line is
+ * the one a pino logger with the system's settings writes (`level`, `time`, `service`, the entry,
+ * `msg: "proxy"`), formatted here field by field: a generic serialiser walking the entry cost
+ * several microseconds a request. Off when `GATEWAY_ACCESS_LOG=false` or `LOG_LEVEL` is above info.
  */
 @Injectable()
 export class AccessLog implements OnApplicationShutdown {
   private readonly destination?: ReturnType<typeof pino.destination>;
+  private readonly flushTimer?: NodeJS.Timeout;
+  /** Lines not yet handed to the destination: one write of a batch costs less than one per line. */
+  private pending = '';
 
   constructor(config: ConfigService) {
     const settings = config.getOrThrow<GatewaySettings>(GATEWAY_SETTINGS);
@@ -53,12 +61,13 @@ export class AccessLog implements OnApplicationShutdown {
     this.destination = pino.destination({
       dest: 1,
       sync: false,
-      // Lines are written in batches of 4 KiB, and at least every 250 ms when traffic is light.
-      minLength: 4096,
-      periodicFlush: 250,
+      // Batches come from `write` below; the destination writes each as it gets it.
+      minLength: 0,
       // A stalled stdout drops lines rather than growing the heap without bound.
       maxLength: 16 * 1024 * 1024,
     });
+    this.flushTimer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+    this.flushTimer.unref();
   }
 
   get enabled(): boolean {
@@ -69,16 +78,24 @@ export class AccessLog implements OnApplicationShutdown {
     if (this.destination === undefined) return;
     const method = entry.method === undefined ? '' : `,"method":${jsonString(entry.method)}`;
     const target = entry.target === null ? 'null' : jsonString(entry.target);
-    this.destination.write(
-      `{"level":"info","time":"${isoTimeOncePerMillisecond()}","service":"gateway","requestId":${jsonString(entry.requestId)}${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${entry.latencyMs},"upstream":${jsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`,
-    );
+    this.pending += `{"level":"info","time":"${isoTimeOncePerMillisecond()}","service":"gateway","requestId":${jsonString(entry.requestId)}${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${entry.latencyMs},"upstream":${jsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`;
+    if (this.pending.length >= BATCH_CHARS) this.flush();
   }
 
   onApplicationShutdown(): void {
+    clearInterval(this.flushTimer);
+    this.flush();
     try {
       this.destination?.flushSync();
     } catch {
       // an asynchronous write still in flight finishes on its own before exit
     }
+  }
+
+  private flush(): void {
+    if (this.pending === '' || this.destination === undefined) return;
+    const batch = this.pending;
+    this.pending = '';
+    this.destination.write(batch);
   }
 }
