@@ -381,7 +381,7 @@ export class ProxyExchange {
     this.lastFailure = kind;
     if (this.stateNow === 'done') return;
     const { retry, metrics } = this.request.upstreams;
-    if (this.bodySpent || !retry.shouldRetry(this.attempts, bytesSent, this.request.replaySafe)) {
+    if (!retry.retriesFailure(this.attempts, bytesSent, this.request.replaySafe, this.bodySpent)) {
       this.giveUp();
       return;
     }

@@ -51,6 +51,14 @@ describe('RetryPolicy', () => {
     },
   );
 
+  it('should never retry a failure once the client body stream is spent', () => {
+    const policy = new RetryPolicy(config, false);
+    expect(policy.retriesFailure(1, false, false, false)).toBe(true);
+    expect(policy.retriesFailure(1, false, true, true)).toBe(false);
+    expect(policy.retriesFailure(1, true, true, false)).toBe(true);
+    expect(policy.retriesFailure(3, false, true, false)).toBe(false);
+  });
+
   it.each([200, 404, 500, 501, 429])('should never retry a %i answer', (status) => {
     expect(new RetryPolicy(config, false).retriesStatus(status, 1, true)).toBe(false);
   });

@@ -32,9 +32,22 @@ export class RetryPolicy {
     return IDEMPOTENT.has(method) || (hasIdempotencyKey && this.honoursKeys && KEYED.has(method));
   }
 
-  /** After an attempt that got no answer (connect error, reset, timeout): whether another may go. */
+  /** Whether another attempt may follow one whose bytes may (or may not) have reached the upstream. */
   shouldRetry(attemptsMade: number, bytesMayHaveBeenSent: boolean, replaySafe: boolean): boolean {
     return attemptsMade < this.config.attempts && (!bytesMayHaveBeenSent || replaySafe);
+  }
+
+  /**
+   * After an attempt that failed (connect error, reset, timeout, or a retried 502/503/504): whether
+   * another follows. Never once the client's body stream is spent, since nothing is left to send.
+   */
+  retriesFailure(
+    attemptsMade: number,
+    bytesMayHaveBeenSent: boolean,
+    replaySafe: boolean,
+    bodySpent: boolean,
+  ): boolean {
+    return !bodySpent && this.shouldRetry(attemptsMade, bytesMayHaveBeenSent, replaySafe);
   }
 
   /**
