@@ -174,7 +174,8 @@ describe('parseGatewayConfig', () => {
     [{ services: [service({ basePath: '/health/x' })] }, 'services[0].basePath: overlaps /health'],
     [{ services: [service({ name: 'Products' })] }, 'services[0].name: must be lower-case'],
     [{ services: [] }, 'services: must list at least one service'],
-    [{}, 'services: must be a list'],
+    [{}, 'services: is required'],
+    [{ services: {} }, 'services: must be a list, got {}'],
     [
       { services: [service({ retry: { attempts: 0 } })] },
       'services[0].retry.attempts: must be an integer from 1 to 10',
@@ -234,7 +235,7 @@ describe('parseGatewayConfig', () => {
   it('should suggest the key a typo meant', () => {
     const { basePath: _basePath, ...rest } = service();
     expect(problems({ services: [{ ...rest, basePth: '/api/products' }] })).toContain(
-      'services[0].basePth: unknown key (did you mean basePath?); services[0].basePath: required',
+      'services[0].basePth: unknown key (did you mean basePath?); services[0].basePath: is required',
     );
     expect(problems({ services: [service({ zzz: 1 })] })).toMatch(
       /services\[0\]\.zzz: unknown key$/,
@@ -400,5 +401,95 @@ describe('parseGatewayConfig: response cache, rate limits and trusted proxies', 
     ]) {
       expect(message).toContain(expected);
     }
+  });
+});
+
+describe('parseGatewayConfig: the schema and the cross-field rules together', () => {
+  it('should report schema and cross-field problems of one document at once, schema problems first', () => {
+    const message = problems({
+      services: [
+        service({ retry: { attempts: 0, backoffBaseMs: 500, backoffMaxMs: 100 } }),
+        service({ name: 'products', targets: ['http://a:1', 'http://a:1'], timeouts: { idle: 1 } }),
+      ],
+    });
+    expect(message.split('; ')).toEqual([
+      'Invalid configuration: gateway config test.yaml: services[0].retry.attempts: must be an integer from 1 to 10, got 0',
+      'services[1].timeouts.idle: unknown key (did you mean idleMs?)',
+      'services[0].retry.backoffMaxMs: must not be below backoffBaseMs',
+      'services[1].name: "products" is already used by services[0]',
+      'services[1].basePath: /api/products is already used by services[0]',
+      'services[1].targets[1]: http://a:1 is listed twice',
+    ]);
+  });
+
+  it('should say what a cors or cache section may be, and check the object it is', () => {
+    expect(problems({ services: [service({ cors: 'yes' })] })).toContain(
+      'services[0].cors: must be an object, or null or false to turn it off, got "yes"',
+    );
+    expect(problems({ services: [service({ cache: true })] })).toContain(
+      'services[0].cache: must be an object, or null or false to turn it off, got true',
+    );
+    const message = problems({ services: [service({ cors: { origin: ['*'] } })] });
+    expect(message).toContain('services[0].cors.origin: unknown key (did you mean origins?)');
+    expect(message).toContain('services[0].cors.origins: is required');
+    expect(message).not.toContain('null');
+  });
+
+  it('should echo the value of every kind of field it refuses', () => {
+    const message = problems({
+      services: [
+        service({
+          rateLimits: [{ limit: 1, windowSeconds: 1, by: 'session' }],
+          auth: { default: 'role:' },
+          targets: ['http://u:p@a:1'],
+        }),
+      ],
+    });
+    expect(message).toContain('services[0].rateLimits[0].by: must be ip or user, got "session"');
+    expect(message).toContain(
+      'services[0].auth.default: must be public, authenticated or role:<name>, got "role:"',
+    );
+    expect(message).toContain(
+      'services[0].targets[0]: must not carry credentials, got "http://u:p@a:1"',
+    );
+  });
+
+  it('should compare ordered bounds as they take effect over the defaults block', () => {
+    expect(
+      problems({
+        defaults: { retry: { backoffBaseMs: 1000 } },
+        services: [service({ retry: { backoffMaxMs: 500 } })],
+      }),
+    ).toContain('services[0].retry.backoffMaxMs: must not be below backoffBaseMs');
+    expect(
+      problems({
+        defaults: { passiveHealth: { cooldownMs: 120_000 } },
+        services: [service()],
+      }),
+    ).toContain('defaults.passiveHealth.maxCooldownMs: must not be below cooldownMs');
+  });
+
+  it('should refuse a document that is not an object', () => {
+    expect(problems(null)).toContain('(root): must be an object, got null');
+    expect(problems(['services'])).toContain('(root): must be an object, got ["services"]');
+  });
+
+  it('should take every default from the schema, also inside lists and turned-on sections', () => {
+    const config = parseGatewayConfig({
+      services: [service({ cors: { origins: ['https://shop.example.com'] } })],
+    });
+    expect(config.services[0].cors).toEqual({
+      origins: ['https://shop.example.com'],
+      credentials: false,
+      methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id'],
+      exposeHeaders: ['x-request-id'],
+      maxAgeSeconds: 600,
+    });
+    // Defaults are copies: a loaded config never shares a list with another one.
+    const other = parseGatewayConfig({
+      services: [service({ cors: { origins: ['https://a.example.com'] } })],
+    });
+    expect(other.services[0].cors?.methods).not.toBe(config.services[0].cors?.methods);
   });
 });

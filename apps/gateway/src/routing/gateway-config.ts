@@ -1,153 +1,83 @@
-import { AUTHENTICATED, AuthPolicy } from './auth-policy';
+import type { TSchema } from '@sinclair/typebox';
+import { AuthPolicy, readAuthPolicy } from './auth-policy';
+import {
+  AuthRuleDocument,
+  GatewayConfigDocument,
+  MERGED_OPTIONS,
+  RateLimitDocument,
+  ServiceDocument,
+  ServiceOptionsDocument,
+  ServiceOptionsSchema,
+} from './gateway-config.schema';
+
+/*
+ * The loaded config: the document of gateway-config.schema.ts with every default filled in, the
+ * auth policies read and the absent request matches `null`. The types follow from the schema.
+ */
+
+/** A document part with its defaults filled in: every key present, lists read-only. */
+type Filled<T> = T extends readonly (infer U)[]
+  ? readonly Filled<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]-?: Filled<Exclude<T[K], undefined>> }
+    : T;
+
+type MatchKey = 'methods' | 'path' | 'pathPrefix';
+
+/** An auth rule or rate limit: an absent `methods`, `path` or `pathPrefix` is `null` (any). */
+type Matched<T extends Partial<Record<MatchKey, unknown>>> = Filled<Omit<T, MatchKey>> & {
+  readonly [K in MatchKey]-?: Filled<Exclude<T[K], undefined>> | null;
+};
+
+type Option<K extends keyof ServiceOptionsDocument> = Filled<
+  Exclude<ServiceOptionsDocument[K], undefined>
+>;
+
+export type TimeoutsConfig = Option<'timeouts'>;
+export type RetryConfig = Option<'retry'>;
+export type PassiveHealthConfig = Option<'passiveHealth'>;
+export type ActiveHealthConfig = Option<'activeHealth'>;
+export type DiscoveryConfig = Option<'discovery'>;
+export type CorsConfig = Exclude<Option<'cors'>, null | false>;
+/** GETs of a service kept by the gateway's response cache. */
+export type CacheConfig = Exclude<Option<'cache'>, null | false>;
 
 /** One rule of a service's auth policy; the first rule that matches a request decides. */
-export interface AuthRuleConfig {
-  /** Upper-case methods; `null` matches any method. */
-  readonly methods: readonly string[] | null;
-  /** Exact path after the base path is stripped, or `null`. */
-  readonly path: string | null;
-  /** Segment-boundary prefix of the stripped path, or `null`. */
-  readonly pathPrefix: string | null;
+export type AuthRuleConfig = Matched<Omit<AuthRuleDocument, 'policy'>> & {
   readonly policy: AuthPolicy;
-}
+};
 
 export interface AuthConfig {
   readonly default: AuthPolicy;
   readonly rules: readonly AuthRuleConfig[];
 }
 
-export interface TimeoutsConfig {
-  /** TCP (and TLS) connect to one target. */
-  readonly connectMs: number;
-  /** One attempt, from dispatch until the final response headers; a try that exceeds it is retried. */
-  readonly perTryMs: number;
-  /**
-   * The longest silence between two chunks of a response body once its headers came (like nginx's
-   * `proxy_read_timeout`): a stream (server-sent events) may idle this long. Past it the client's
-   * connection is cut; a body under way is never retried.
-   */
-  readonly idleMs: number;
-}
-
-export interface RetryConfig {
-  readonly attempts: number;
-  readonly backoffBaseMs: number;
-  readonly backoffMaxMs: number;
-}
-
-export interface PassiveHealthConfig {
-  /** Consecutive failed attempts that eject a target. */
-  readonly failures: number;
-  readonly cooldownMs: number;
-  readonly maxCooldownMs: number;
-}
-
-export interface ActiveHealthConfig {
-  readonly enabled: boolean;
-  readonly path: string;
-  readonly intervalMs: number;
-  readonly timeoutMs: number;
-}
-
-export interface DiscoveryConfig {
-  /** Targets whose host is a name (not an IP literal, not `localhost`) become one target per address. */
-  readonly enabled: boolean;
-  /** How often those names are resolved again. */
-  readonly intervalMs: number;
-}
-
-export interface CorsConfig {
-  /** Exact origins (`scheme://host[:port]`), or the single entry `*` when credentials are off. */
-  readonly origins: readonly string[];
-  readonly credentials: boolean;
-  readonly methods: readonly string[];
-  readonly allowHeaders: readonly string[];
-  readonly exposeHeaders: readonly string[];
-  readonly maxAgeSeconds: number;
-}
-
-/** GETs of a service kept by the gateway's response cache. */
-export interface CacheConfig {
-  /** Longest time an entry is served; an upstream `max-age`/`s-maxage` may shorten it. */
-  readonly ttlSeconds: number;
-  /** A larger response is streamed to the client and not cached. */
-  readonly maxBodyBytes: number;
-}
-
-/** How a rate limit counts requests: per client address, or per signed-in user. */
-export type RateLimitKey = 'ip' | 'user';
-
 /** One rate limit; every limit whose methods and path match a request counts it. */
-export interface RateLimitConfig {
-  /** Upper-case methods; `null` matches any method. */
-  readonly methods: readonly string[] | null;
-  /** Exact path after the base path is stripped, or `null`. */
-  readonly path: string | null;
-  /** Segment-boundary prefix of the stripped path, or `null`. */
-  readonly pathPrefix: string | null;
-  readonly limit: number;
-  readonly windowSeconds: number;
-  /** `user` counts anonymous requests by address. */
-  readonly by: RateLimitKey;
-  /** When the shared counter store cannot answer: let the request through, or refuse it with 503. */
-  readonly onStoreDown: 'allow' | 'deny';
-}
+export type RateLimitConfig = Matched<RateLimitDocument>;
+/** How a rate limit counts requests: per client address, or per signed-in user. */
+export type RateLimitKey = RateLimitConfig['by'];
 
 /** Options every service has; `defaults` in the config file sets them for all services at once. */
-export interface ServiceOptions {
-  readonly timeouts: TimeoutsConfig;
-  readonly retry: RetryConfig;
-  readonly bodyLimitBytes: number;
-  readonly connectionsPerTarget: number;
-  readonly passiveHealth: PassiveHealthConfig;
-  readonly activeHealth: ActiveHealthConfig;
-  readonly discovery: DiscoveryConfig;
+export type ServiceOptions = Filled<
+  Omit<ServiceOptionsDocument, 'auth' | 'cors' | 'cache' | 'rateLimits'>
+> & {
   readonly cors: CorsConfig | null;
   readonly auth: AuthConfig;
   /** `null`: nothing of this service is cached. */
   readonly cache: CacheConfig | null;
   readonly rateLimits: readonly RateLimitConfig[];
-  /**
-   * The service honours `Idempotency-Key` on POST and PATCH (a repeat with the same key does not
-   * act twice), so the gateway may retry keyed POST/PATCH there. Off: they are sent once.
-   */
-  readonly idempotencyKeys: boolean;
-}
+};
 
-export interface ServiceConfig extends ServiceOptions {
-  /** Position in `services`, used as a dense index on the hot path. */
-  readonly index: number;
-  readonly name: string;
-  /** Canonical, case-sensitive, without a trailing slash. */
-  readonly basePath: string;
-  /** Origins (`http(s)://host:port`) of the replicas. */
-  readonly targets: readonly string[];
-}
+export type ServiceConfig = ServiceOptions &
+  Filled<Pick<ServiceDocument, 'name' | 'basePath' | 'targets'>> & {
+    /** Position in `services`, used as a dense index on the hot path. */
+    readonly index: number;
+  };
 
-export interface GatewayConfig {
+export type GatewayConfig = Filled<Pick<GatewayConfigDocument, 'trustedProxyHops'>> & {
   /** The file the configuration was read from. */
   readonly source: string;
   readonly services: readonly ServiceConfig[];
-  /**
-   * Proxies in front of the gateway whose `X-Forwarded-For` entries are trusted: the client
-   * address is the entry this many hops from the right; 0 = the socket's address only.
-   */
-  readonly trustedProxyHops: number;
-}
-
-export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
-  timeouts: { connectMs: 1_000, perTryMs: 5_000, idleMs: 60_000 },
-  retry: { attempts: 3, backoffBaseMs: 100, backoffMaxMs: 2_000 },
-  bodyLimitBytes: 1_048_576,
-  connectionsPerTarget: 256,
-  passiveHealth: { failures: 3, cooldownMs: 5_000, maxCooldownMs: 60_000 },
-  activeHealth: { enabled: true, path: '/health/ready', intervalMs: 5_000, timeoutMs: 1_000 },
-  discovery: { enabled: false, intervalMs: 5_000 },
-  cors: null,
-  auth: { default: AUTHENTICATED, rules: [] },
-  cache: null,
-  rateLimits: [],
-  idempotencyKeys: false,
 };
 
 /** Paths the gateway serves itself; no service may be mounted on, above or below them. */
@@ -160,3 +90,105 @@ export const RESERVED_PATHS: readonly string[] = [
   '/docs',
   '/docs-json',
 ];
+
+/** The options of a service that sets none, from the schema's defaults. */
+export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = resolveOptions({});
+
+/** The config of a document the schema accepted (and the loader's cross-field checks passed). */
+export function resolveGatewayConfig(
+  document: GatewayConfigDocument,
+  source: string,
+): GatewayConfig {
+  const defaults = layered(document.defaults ?? {}, {});
+  return {
+    source,
+    trustedProxyHops: document.trustedProxyHops ?? 0,
+    services: document.services.map((service, index) => {
+      const { name, basePath, targets, ...options } = service;
+      return {
+        ...resolveOptions(options, defaults),
+        index,
+        name,
+        basePath,
+        targets: targets.map((target) => new URL(target).origin),
+      };
+    }),
+  };
+}
+
+/** `entry` over `base`: the merged sections key by key, every other option whole. */
+export function layered(
+  entry: ServiceOptionsDocument,
+  base: ServiceOptionsDocument,
+): ServiceOptionsDocument {
+  const result: Record<string, unknown> = { ...base, ...entry };
+  for (const key of MERGED_OPTIONS) {
+    if (base[key] !== undefined || entry[key] !== undefined) {
+      result[key] = { ...base[key], ...entry[key] };
+    }
+  }
+  return result;
+}
+
+function resolveOptions(
+  entry: ServiceOptionsDocument,
+  defaults: ServiceOptionsDocument = {},
+): ServiceOptions {
+  const filled = withDefaults(ServiceOptionsSchema, layered(entry, defaults)) as Filled<
+    Omit<ServiceOptionsDocument, 'auth' | 'rateLimits'>
+  > & {
+    readonly auth: { readonly default: string; readonly rules: readonly AuthRuleDocument[] };
+    readonly rateLimits: readonly Filled<RateLimitDocument>[];
+  };
+  return {
+    ...filled,
+    cors: filled.cors || null,
+    cache: filled.cache || null,
+    auth: {
+      default: policy(filled.auth.default),
+      rules: filled.auth.rules.map((rule) => ({ ...matched(rule), policy: policy(rule.policy) })),
+    },
+    rateLimits: filled.rateLimits.map((limit) => ({ ...limit, ...matched(limit) })),
+  };
+}
+
+function matched(entry: Partial<Record<MatchKey, unknown>>): {
+  methods: readonly string[] | null;
+  path: string | null;
+  pathPrefix: string | null;
+} {
+  return {
+    methods: (entry.methods as string[] | undefined) ?? null,
+    path: (entry.path as string | undefined) ?? null,
+    pathPrefix: (entry.pathPrefix as string | undefined) ?? null,
+  };
+}
+
+function policy(text: string): AuthPolicy {
+  const read = readAuthPolicy(text);
+  if (!read) throw new Error(`auth policy "${text}" passed the schema but cannot be read`);
+  return read;
+}
+
+/**
+ * `value` with the schema's `default` put in for every absent key, also inside lists and inside
+ * the object branch of a `null`/`false`/object choice. A copy; `value` is not changed.
+ */
+export function withDefaults(schema: TSchema, value: unknown): unknown {
+  const current: unknown = value === undefined ? structuredClone(schema.default) : value;
+  if (Array.isArray(current) && schema.items) {
+    return current.map((item) => withDefaults(schema.items as TSchema, item));
+  }
+  if (typeof current !== 'object' || current === null) return current;
+  if (Array.isArray(schema.anyOf)) {
+    const branch = (schema.anyOf as TSchema[]).find((s) => s.type === 'object');
+    return branch ? withDefaults(branch, current) : current;
+  }
+  if (!schema.properties) return current;
+  const result: Record<string, unknown> = { ...current };
+  for (const [key, property] of Object.entries(schema.properties as Record<string, TSchema>)) {
+    const filled = withDefaults(property, result[key]);
+    if (filled !== undefined) result[key] = filled;
+  }
+  return result;
+}
