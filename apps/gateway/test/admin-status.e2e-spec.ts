@@ -6,6 +6,7 @@ import { ADMIN, USER, UserServiceInstance } from './support/auth-harness';
 import { DASHBOARD_CSP } from '../src/admin/dashboard.controller';
 import type { ServiceStatus } from '../src/admin/status.service';
 import { parseGatewayConfig } from '../src/routing/gateway-config.loader';
+import { GatewayConfigSchema, ServiceSchema } from '../src/routing/gateway-config.schema';
 import { eventually, metric, Reply, TestGateway } from './support/test-gateway';
 import { TestUpstream } from './support/test-upstream';
 
@@ -206,6 +207,16 @@ describe('admin status API (e2e)', () => {
       expect(Object.keys(report.config.services[i]).sort()).toEqual(fields.sort());
     }
     expect(Object.keys(report.config).sort()).toEqual(Object.keys(loaded).sort());
+    // ... which are the keys of the config schema, in its order (`defaults` is in every service).
+    for (const service of report.config.services as Record<string, unknown>[]) {
+      expect(Object.keys(service)).toEqual(Object.keys(ServiceSchema.properties));
+    }
+    expect(Object.keys(report.config).sort()).toEqual(
+      [
+        ...Object.keys(GatewayConfigSchema.properties).filter((k) => k !== 'defaults'),
+        'source',
+      ].sort(),
+    );
     expect(report.config.trustedProxyHops).toBe(0);
     expect(report.config.services[4].rateLimits).toEqual([
       {

@@ -34,8 +34,14 @@ export class StatusController {
         },
         config: {
           type: 'object',
-          description: 'The loaded route config, without secrets',
-          properties: { source: { type: 'string' }, services: { type: 'array', items: {} } },
+          description:
+            'The effective route config, without secrets: every key of config/gateway.schema.json ' +
+            'with its default applied, `defaults` folded into each service',
+          properties: {
+            source: { type: 'string' },
+            trustedProxyHops: { type: 'integer' },
+            services: { type: 'array', items: { type: 'object' } },
+          },
         },
       },
     },

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { formatAuthPolicy } from '../routing/auth-policy';
 import type { TrafficSnapshot } from '../metrics/traffic-window';
 import type { GatewayConfig, ServiceConfig } from '../routing/gateway-config';
+import { GatewayConfigSchema, ServiceSchema } from '../routing/gateway-config.schema';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';
 import { ServiceUpstreams, UpstreamRegistry } from '../proxy/upstream-registry';
 import type { UpstreamTarget } from '../proxy/upstream-target';
@@ -37,12 +38,15 @@ export interface ServiceStatus {
   readonly targets: readonly TargetStatus[];
 }
 
+/** One service's effective config as reported: each key of a service in the config schema. */
+export type ServiceReport = { readonly [K in ServiceReportKey]: unknown };
+
 /** The loaded config as reported: every field, so that what the gateway runs with is visible. */
-export interface ConfigReport {
+export type ConfigReport = { readonly [K in ConfigReportKey]: unknown } & {
+  /** The file the configuration was read from. */
   readonly source: string;
-  readonly services: readonly Record<string, unknown>[];
-  readonly trustedProxyHops: number;
-}
+  readonly services: readonly ServiceReport[];
+};
 
 export interface GatewayStatus {
   readonly generatedAt: string;
@@ -115,45 +119,44 @@ function targetStatus(target: UpstreamTarget, now: number): TargetStatus {
   };
 }
 
-/**
- * Every field of `T`, required: the report of a config object must name each of its fields, so a
- * field added to the config is a compile error here until it is reported.
- */
-type EveryField<T> = { readonly [K in keyof T]-?: unknown };
+/** The keys of a service's report: those of a service in the config schema, in its order. */
+export type ServiceReportKey = keyof (typeof ServiceSchema)['properties'];
+const SERVICE_KEYS = Object.keys(ServiceSchema.properties) as ServiceReportKey[];
 
-/** The whole effective config, defaults applied, with credentials in target URLs removed. */
+/** The keys of the config report: the schema's top level, `defaults` folded into each service. */
+export type ConfigReportKey = Exclude<keyof (typeof GatewayConfigSchema)['properties'], 'defaults'>;
+const CONFIG_KEYS = Object.keys(GatewayConfigSchema.properties).filter(
+  (key): key is ConfigReportKey => key !== 'defaults',
+);
+
+/** Values reported otherwise than as loaded: no credentials, policies in the file's spelling. */
+const SHOWN: { readonly [K in ServiceReportKey]?: (value: ServiceConfig[K]) => unknown } = {
+  targets: (targets) => targets.map(withoutCredentials),
+  auth: (auth) => ({
+    default: formatAuthPolicy(auth.default),
+    rules: auth.rules.map((rule) => ({ ...plain(rule), policy: formatAuthPolicy(rule.policy) })),
+  }),
+};
+
+/**
+ * The whole effective config, defaults applied: every key of the config schema, so a key added
+ * there is reported without a change here; credentials in target URLs removed.
+ */
 export function configReport(config: GatewayConfig): ConfigReport {
-  return {
-    source: config.source,
-    services: config.services.map(serviceReport),
-    trustedProxyHops: config.trustedProxyHops,
-  } satisfies EveryField<GatewayConfig>;
+  const report: Record<string, unknown> = { source: config.source };
+  for (const key of CONFIG_KEYS) {
+    report[key] = key === 'services' ? config.services.map(serviceReport) : plain(config[key]);
+  }
+  return report as ConfigReport;
 }
 
-function serviceReport(s: ServiceConfig): Record<string, unknown> {
-  return {
-    name: s.name,
-    basePath: s.basePath,
-    targets: s.targets.map(withoutCredentials),
-    timeouts: plain(s.timeouts),
-    retry: plain(s.retry),
-    bodyLimitBytes: s.bodyLimitBytes,
-    connectionsPerTarget: s.connectionsPerTarget,
-    idempotencyKeys: s.idempotencyKeys,
-    passiveHealth: plain(s.passiveHealth),
-    activeHealth: plain(s.activeHealth),
-    discovery: plain(s.discovery),
-    cors: plain(s.cors),
-    auth: {
-      default: formatAuthPolicy(s.auth.default),
-      rules: s.auth.rules.map((rule) => ({
-        ...plain(rule),
-        policy: formatAuthPolicy(rule.policy),
-      })),
-    },
-    cache: plain(s.cache),
-    rateLimits: plain(s.rateLimits),
-  } satisfies EveryField<Omit<ServiceConfig, 'index'>>;
+function serviceReport(service: ServiceConfig): ServiceReport {
+  return Object.fromEntries(SERVICE_KEYS.map((key) => [key, show(key, service)])) as ServiceReport;
+}
+
+function show<K extends ServiceReportKey>(key: K, service: ServiceConfig): unknown {
+  const shown = SHOWN[key];
+  return shown ? shown(service[key]) : plain(service[key]);
 }
 
 /** A deep copy of a config section (plain data: numbers, strings, booleans, lists, records). */
