@@ -138,7 +138,8 @@ function resolveOptions(
     Omit<ServiceOptionsDocument, 'auth' | 'rateLimits'>
   > & {
     readonly auth: { readonly default: string; readonly rules: readonly AuthRuleDocument[] };
-    readonly rateLimits: readonly Filled<RateLimitDocument>[];
+    readonly rateLimits: readonly (Filled<Omit<RateLimitDocument, MatchKey>> &
+      Pick<RateLimitDocument, MatchKey>)[];
   };
   return {
     ...filled,
@@ -148,19 +149,18 @@ function resolveOptions(
       default: policy(filled.auth.default),
       rules: filled.auth.rules.map((rule) => ({ ...matched(rule), policy: policy(rule.policy) })),
     },
-    rateLimits: filled.rateLimits.map((limit) => ({ ...limit, ...matched(limit) })),
+    rateLimits: filled.rateLimits.map((limit) => ({ ...matched(limit), ...limit })),
   };
 }
 
-function matched(entry: Partial<Record<MatchKey, unknown>>): {
-  methods: readonly string[] | null;
-  path: string | null;
-  pathPrefix: string | null;
-} {
+/** The request match of an auth rule or rate limit, each absent part `null` (any). */
+function matched(
+  entry: Readonly<Pick<RateLimitDocument, MatchKey>>,
+): Matched<Pick<RateLimitDocument, MatchKey>> {
   return {
-    methods: (entry.methods as string[] | undefined) ?? null,
-    path: (entry.path as string | undefined) ?? null,
-    pathPrefix: (entry.pathPrefix as string | undefined) ?? null,
+    methods: entry.methods ?? null,
+    path: entry.path ?? null,
+    pathPrefix: entry.pathPrefix ?? null,
   };
 }
 
