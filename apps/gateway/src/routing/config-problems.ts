@@ -14,7 +14,7 @@ interface SchemaNode {
 }
 
 /**
- * One line per problem that the schema validator found, `path: message`, in document order:
+ * One line per problem that the schema validator found, `path: message`, in the schema's order:
  * `services[1].retry.attempts: must be an integer from 1 to 10, got "three"`. Needs the errors of
  * a validator compiled with `allErrors` and `verbose` (each error carries its value and schema).
  */
@@ -24,7 +24,7 @@ export function schemaProblems(
 ): string[] {
   const lines: string[] = [];
   const firstRequired = new Map<string, number>();
-  for (const error of withoutUnchosenBranches(errors)) {
+  for (const error of withoutFollowUps(withoutUnchosenBranches(errors))) {
     const line = problemLine(error, formats);
     if (lines.includes(line)) continue;
     if (error.keyword === 'required' && !firstRequired.has(error.instancePath)) {
@@ -43,6 +43,13 @@ export function schemaProblems(
     }
   }
   return lines;
+}
+
+/** A value of the wrong type, or empty, gets that one message: not also its pattern's or format's. */
+function withoutFollowUps(errors: readonly ErrorObject[]): ErrorObject[] {
+  const basic = (error: ErrorObject) => error.keyword === 'type' || error.keyword === 'minLength';
+  const wrong = new Set(errors.filter(basic).map((error) => error.instancePath));
+  return errors.filter((error) => basic(error) || !wrong.has(error.instancePath));
 }
 
 /**

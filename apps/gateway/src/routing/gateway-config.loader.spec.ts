@@ -469,6 +469,13 @@ describe('parseGatewayConfig: the schema and the cross-field rules together', ()
     ).toContain('defaults.passiveHealth.maxCooldownMs: must not be below cooldownMs');
   });
 
+  it('should name one problem for a value of the wrong type or an empty one', () => {
+    const message = problems({ services: [service({ name: '', basePath: 5 })] });
+    expect(message).toMatch(
+      /: services\[0\]\.name: must be a non-empty string, got ""; services\[0\]\.basePath: must be a non-empty string, got 5$/,
+    );
+  });
+
   it('should refuse a document that is not an object', () => {
     expect(problems(null)).toContain('(root): must be an object, got null');
     expect(problems(['services'])).toContain('(root): must be an object, got ["services"]');
