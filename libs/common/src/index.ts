@@ -14,6 +14,7 @@ export * from './openapi';
 export * from './request-context.middleware';
 export * from './redis-url';
 export * from './replica-caller';
+export * from './retry-rules';
 export * from './request-id';
 export * from './retry-later.exception';
 export * from './server.config';

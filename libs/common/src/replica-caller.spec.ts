@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import axios from 'axios';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { fullJitterBackoffMs, ReplicaCaller, ReplicaSet } from './replica-caller';
+import { ReplicaCaller, ReplicaSet } from './replica-caller';
 
 /** A replica that answers every request with `status` and records what it saw. */
 class FakeReplica {
@@ -242,21 +242,5 @@ describe('ReplicaCaller', () => {
       expect(outcome).toMatchObject({ kind: 'answered', target: good.url });
       expect([bad.replica.seen.length, good.replica.seen.length]).toEqual([1, 1]);
     });
-  });
-});
-
-describe('fullJitterBackoffMs', () => {
-  const backoff = { baseMs: 10, maxMs: 35 };
-
-  it('should double its bound per try up to the maximum', () => {
-    const almostOne = () => 0.999_999;
-    expect([1, 2, 3, 4, 40].map((n) => fullJitterBackoffMs(backoff, n, almostOne))).toEqual([
-      9, 19, 34, 34, 34,
-    ]);
-  });
-
-  it('should draw uniformly from zero', () => {
-    expect(fullJitterBackoffMs(backoff, 3, () => 0)).toBe(0);
-    expect(fullJitterBackoffMs(backoff, 3, () => 0.5)).toBe(17);
   });
 });

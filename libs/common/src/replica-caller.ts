@@ -3,25 +3,14 @@ import { Logger } from '@nestjs/common';
 import { AxiosResponse, isAxiosError } from 'axios';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { firstValueFrom } from 'rxjs';
-
-/** Full-jitter exponential backoff between tries. */
-export interface BackoffOptions {
-  /** Delay bound before the second try; doubles for each further try. */
-  baseMs: number;
-  maxMs: number;
-}
+import {
+  BackoffOptions,
+  fullJitterBackoffMs,
+  isIdempotentMethod,
+  isRetryableStatus,
+} from './retry-rules';
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 25, maxMs: 250 };
-
-/** A uniform delay in [0, min(max, base * 2^(n-1))) before try n + 1. */
-export function fullJitterBackoffMs(
-  backoff: BackoffOptions,
-  triesMade: number,
-  random: () => number = Math.random,
-): number {
-  const bound = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(triesMade - 1, 30));
-  return Math.floor(random() * bound);
-}
 
 /** The replicas of one peer service and how patiently they are asked. */
 export interface ReplicaSet {
@@ -53,12 +42,6 @@ export interface ReplicaRequest {
 export type ReplicaOutcome<T> =
   | { readonly kind: 'answered'; readonly response: AxiosResponse<T>; readonly target: string }
   | { readonly kind: 'unavailable'; readonly reason: string };
-
-/** Methods whose repetition has the same effect as one request (RFC 9110 9.2.2). */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
-
-/** Statuses that mean "this replica cannot serve now": another one may. */
-const RETRYABLE_STATUSES = new Set([502, 503, 504]);
 
 /** Connection failures before any byte of the request left: any request may go elsewhere. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -145,7 +128,7 @@ export class ReplicaCaller {
           maxRedirects: 0,
         }),
       );
-      if (RETRYABLE_STATUSES.has(response.status)) {
+      if (isRetryableStatus(response.status)) {
         return { kind: 'failed', reason: `HTTP ${response.status}`, sent: true };
       }
       return { kind: 'answered', response };
@@ -162,7 +145,7 @@ export class ReplicaCaller {
 }
 
 function isRepeatable(request: ReplicaRequest): boolean {
-  if (request.idempotent === true || IDEMPOTENT_METHODS.has(request.method)) return true;
+  if (request.idempotent === true || isIdempotentMethod(request.method)) return true;
   return Object.keys(request.headers ?? {}).some(
     (name) => name.toLowerCase() === 'idempotency-key',
   );

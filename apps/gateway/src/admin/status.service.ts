@@ -142,7 +142,7 @@ const SHOWN: { readonly [K in ServiceReportKey]?: (value: ServiceConfig[K]) => u
  * The whole effective config, defaults applied: every key of the config schema, so a key added
  * there is reported without a change here; credentials in target URLs removed.
  */
-export function configReport(config: GatewayConfig): ConfigReport {
+function configReport(config: GatewayConfig): ConfigReport {
   const report: Record<string, unknown> = { source: config.source };
   for (const key of CONFIG_KEYS) {
     report[key] = key === 'services' ? config.services.map(serviceReport) : plain(config[key]);

@@ -61,7 +61,7 @@ function invalidToken(description: string): Refusal {
 
 /**
  * Authentication for the whole gateway: login, logout, and the one check of a request against a
- * route's policy. The proxy's lean handler and the Nest guard both call `authorize`, so every rule
+ * route's policy. The request pipeline's Authorization step and the Nest guard both call `authorize`, so every rule
  * (token syntax, size, signature, claims, liveness, role) exists once.
  */
 @Injectable()

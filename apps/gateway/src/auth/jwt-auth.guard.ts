@@ -38,7 +38,7 @@ export const CurrentPrincipal = createParamDecorator(
 
 /**
  * The Nest side of authentication for the gateway's own endpoints. It runs `AuthService.authorize`,
- * the same check the proxy's lean handler runs, and turns a refusal into the standard error body
+ * the same check the request pipeline's Authorization step runs, and turns a refusal into the standard error body
  * with its `WWW-Authenticate` challenge.
  */
 @Injectable()

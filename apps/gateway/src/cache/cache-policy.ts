@@ -57,7 +57,7 @@ export function storableTtlMs(
 }
 
 /** `Cache-Control` directives by lower-case name, values unquoted (`''` when a directive has none). */
-export function cacheDirectives(value: string | string[]): Map<string, string> {
+function cacheDirectives(value: string | string[]): Map<string, string> {
   const directives = new Map<string, string>();
   for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
     const eq = part.indexOf('=');

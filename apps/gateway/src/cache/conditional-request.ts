@@ -126,7 +126,7 @@ const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`
  * An HTTP-date (RFC 9110 §5.6.7: IMF-fixdate, or the obsolete RFC 850 and asctime forms) in
  * seconds since the epoch; `null` for anything else, which the caller then ignores.
  */
-export function parseHttpDate(value: string): number | null {
+function parseHttpDate(value: string): number | null {
   const text = value.trim();
   let day: string, month: string, year: number, hh: string, mm: string, ss: string;
   let match = IMF_FIXDATE.exec(text);

@@ -8,7 +8,7 @@ import type {
 import { AuthPolicy, formatAuthPolicy } from '../routing/auth-policy';
 
 /** The scheme a client signs requests with: the access token from `POST /api/auth/login`. */
-export const BEARER_SCHEME = 'bearer';
+const BEARER_SCHEME = 'bearer';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 type Method = (typeof METHODS)[number];

@@ -5,7 +5,7 @@ import { AuthModule } from '../auth/auth.module';
 import { ApiCatalog } from './api-catalog';
 
 /** The gateway's own API: its controllers outside these modules (health, metrics, docs) are not. */
-export const GATEWAY_API: OpenApiInfo = {
+const GATEWAY_API: OpenApiInfo = {
   title: 'gateway',
   description: 'Sign-in, tokens and the admin status report, served by the gateway itself.',
   include: [AuthModule, AdminModule],

@@ -1,13 +1,9 @@
+import { isRetryableStatus } from '@app/common';
 import { DEPENDENCY_UNAVAILABLE_HEADER } from '@app/contracts';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** `application/json`, `application/problem+json` and the like, parameters allowed. */
 const JSON_TYPE = /^[^;]*[/+]json\s*(;|$)/i;
-
-/** 502/503/504: the statuses that may mean the replica cannot serve (and that replay-safe requests retry). */
-export function isGatewayStatus(status: number): boolean {
-  return status === 502 || status === 503 || status === 504;
-}
 
 /**
  * Whether an upstream's answer counts against the replica in passive health. A 502/503/504 counts
@@ -18,7 +14,7 @@ export function isGatewayStatus(status: number): boolean {
  * counts. Every other status is an answer, not a failure.
  */
 export function isReplicaFailure(status: number, headers: IncomingHttpHeaders): boolean {
-  if (!isGatewayStatus(status)) return false;
+  if (!isRetryableStatus(status)) return false;
   if (headers['retry-after'] !== undefined) return false;
   if (headers[DEPENDENCY_UNAVAILABLE_HEADER] !== undefined) return false;
   const type = headers['content-type'];

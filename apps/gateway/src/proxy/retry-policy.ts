@@ -1,8 +1,11 @@
+import {
+  BackoffOptions,
+  fullJitterBackoffMs,
+  isIdempotentMethod,
+  isRetryableStatus,
+} from '@app/common';
 import type { RetryConfig } from '../routing/gateway-config';
-import { isGatewayStatus } from './replica-failure';
 
-/** Methods whose repetition has the same effect as one request (RFC 9110 9.2.2). */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 /** Made safe to repeat by an `Idempotency-Key`, where the service honours it. */
 const KEYED = new Set(['POST', 'PATCH']);
 
@@ -12,12 +15,16 @@ const KEYED = new Set(['POST', 'PATCH']);
  * have reached an upstream, only a replay-safe request is sent again.
  */
 export class RetryPolicy {
+  private readonly backoff: BackoffOptions;
+
   constructor(
     private readonly config: RetryConfig,
     /** The service honours `Idempotency-Key` (`idempotencyKeys: true`): a keyed POST/PATCH may go again. */
     private readonly honoursKeys: boolean,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    this.backoff = { baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs };
+  }
 
   get maxAttempts(): number {
     return this.config.attempts;
@@ -29,7 +36,9 @@ export class RetryPolicy {
    * would act on it a second time.
    */
   isReplaySafe(method: string, hasIdempotencyKey: boolean): boolean {
-    return IDEMPOTENT.has(method) || (hasIdempotencyKey && this.honoursKeys && KEYED.has(method));
+    return (
+      isIdempotentMethod(method) || (hasIdempotencyKey && this.honoursKeys && KEYED.has(method))
+    );
   }
 
   /** Whether another attempt may follow one whose bytes may (or may not) have reached the upstream. */
@@ -56,15 +65,11 @@ export class RetryPolicy {
    * answer goes to the client as it is (a last-attempt 503 stays a 503).
    */
   retriesStatus(status: number, attemptsMade: number, replaySafe: boolean): boolean {
-    return isGatewayStatus(status) && this.shouldRetry(attemptsMade, true, replaySafe);
+    return isRetryableStatus(status) && this.shouldRetry(attemptsMade, true, replaySafe);
   }
 
   /** Full jitter: uniform in [0, min(max, base * 2^(n-1))] before attempt n + 1. */
   backoffMs(attemptsMade: number): number {
-    const ceiling = Math.min(
-      this.config.backoffMaxMs,
-      this.config.backoffBaseMs * 2 ** Math.min(attemptsMade - 1, 30),
-    );
-    return Math.floor(this.random() * ceiling);
+    return fullJitterBackoffMs(this.backoff, attemptsMade, this.random);
   }
 }
