@@ -1,20 +1,13 @@
 #!/usr/bin/env node
 // npm run swarm:down: removes what swarm:up made: the stack, its secrets, configs, volumes and
 // images, the swarm if swarm:up made it, and the engine if swarm:up started it (with its data).
-// The base-image cache (~/.cache/api-swarm) stays; SWARM_PURGE_CACHE=1 removes it too.
+// The debootstrap tarball in the cache folder (SWARM_CACHE_DIR, default ~/.cache/api-swarm) stays;
+// SWARM_PURGE_CACHE=1 removes it too.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import {
-  docker,
-  findEngine,
-  progress,
-  readState,
-  sleep,
-  STACK_NAME,
-  STATE_DIR,
-} from './swarm/docker.mjs';
-import { SECRET_NAMES } from './swarm/stack.mjs';
+import { docker, findEngine, progress, readState, sleep, STATE_DIR } from './swarm/docker.mjs';
+import { removeStack, SECRET_NAMES } from './swarm/stack.mjs';
 
 const names = (host, args) => docker(host, args).split('\n').filter(Boolean);
 
@@ -25,31 +18,9 @@ async function main() {
     progress('no Docker engine answers; removing the state folder only');
   } else {
     const inSwarm = docker(host, ['info', '--format', '{{.Swarm.LocalNodeState}}']) === 'active';
-    if (inSwarm) {
-      progress(`docker stack rm ${STACK_NAME}`);
-      docker(host, ['stack', 'rm', STACK_NAME]);
-      const deadline = Date.now() + 120_000;
-      const label = `label=com.docker.stack.namespace=${STACK_NAME}`;
-      while (Date.now() < deadline) {
-        const left = [
-          ...names(host, ['ps', '-aq', '--filter', label]),
-          ...names(host, ['network', 'ls', '-q', '--filter', label]),
-        ];
-        if (left.length === 0) break;
-        progress(`waiting for ${left.length} containers and networks to go`);
-        await sleep(2000);
-      }
-      for (const secret of SECRET_NAMES) {
-        docker(host, ['secret', 'rm', secret], { allowFailure: true });
-      }
-      for (const config of names(host, ['config', 'ls', '--format', '{{.Name}}'])) {
-        if (config.startsWith(`${STACK_NAME}_`)) docker(host, ['config', 'rm', config]);
-      }
-    }
-    for (const volume of names(host, ['volume', 'ls', '-q'])) {
-      if (volume.startsWith(`${STACK_NAME}_`)) {
-        docker(host, ['volume', 'rm', volume], { allowFailure: true });
-      }
+    if (inSwarm) await removeStack(host);
+    for (const secret of inSwarm ? SECRET_NAMES : []) {
+      docker(host, ['secret', 'rm', secret], { allowFailure: true });
     }
     const images = names(host, ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).filter(
       (image) => image.startsWith('api-local/'),
@@ -93,10 +64,10 @@ async function main() {
   }
   rmSync(STATE_DIR, { recursive: true, force: true });
   if (process.env.SWARM_PURGE_CACHE === '1') {
-    rmSync(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'api-swarm'), {
-      recursive: true,
-      force: true,
-    });
+    const cache =
+      process.env.SWARM_CACHE_DIR ||
+      join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'api-swarm');
+    rmSync(cache, { recursive: true, force: true });
   }
   progress('down');
 }

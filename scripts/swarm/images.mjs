@@ -1,23 +1,27 @@
 // Base images made locally (Docker Hub is out of reach here) and the four app images.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
+  createWriteStream,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   realpathSync,
+  renameSync,
   rmSync,
   symlinkSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
+import { finished } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
-import { docker, dockerStreamed, progress, STATE_DIR } from './docker.mjs';
+import { docker, dockerStreamed, progress, STATE_DIR, timed } from './docker.mjs';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const APPS = ['gateway', 'product-service', 'user-service', 'checkout-service'];
 const DEBIAN_MIRROR = process.env.DEBIAN_MIRROR || 'http://deb.debian.org/debian';
+/** Kept between runs: only the debootstrap root file system, named by what it is made of. */
 const CACHE_DIR =
   process.env.SWARM_CACHE_DIR ||
   join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'api-swarm');
@@ -25,13 +29,17 @@ const CACHE_DIR =
 export const BASE = {
   debian: 'api-local/debian:bookworm',
   node: 'api-local/node:24-bookworm-slim',
+  nodeBuild: 'api-local/node:24-bookworm',
   redis: 'api-local/redis:7-bookworm',
   edge: 'api-local/haproxy:2.6-bookworm',
+  postgres: 'api-local/postgres:15-bookworm',
 };
-const BASE_DOCKERFILES = {
+const DOCKERFILES = {
   node: 'deploy/swarm/node-base.Dockerfile',
+  nodeBuild: 'deploy/swarm/node-build.Dockerfile',
   redis: 'deploy/swarm/redis.Dockerfile',
   edge: 'deploy/swarm/haproxy.Dockerfile',
+  postgres: 'deploy/swarm/postgres.Dockerfile',
 };
 
 /** The Node that runs this script (the project's LTS) and the npm package beside it on PATH. */
@@ -55,176 +63,192 @@ function imageExists(host, image) {
   return docker(host, ['image', 'inspect', image], { allowFailure: true }).status === 0;
 }
 
-/** Cache key of the base images: everything they are made of. */
-function baseKey(node) {
-  const hash = createHash('sha256');
-  hash.update(`bookworm ${DEBIAN_MIRROR} node ${node.version} npm ${node.npmVersion}\n`);
-  for (const file of Object.values(BASE_DOCKERFILES)) hash.update(readFileSync(join(ROOT, file)));
-  if (existsSync(CA_BUNDLE)) hash.update(readFileSync(CA_BUNDLE));
-  return hash.digest('hex').slice(0, 16);
-}
-
 /**
- * Debian bookworm (debootstrap, minbase), Node + npm on it, Redis and HAProxy from Debian; loaded
- * from the cache when the same inputs made them before, saved there after a build.
+ * What the debootstrap root file system is made of: the mirror, the suite and the mirror's current
+ * signed index of it (InRelease changes with every point release of bookworm), and this code. The
+ * same key means debootstrap would install the same package versions.
  */
-export async function ensureBaseImages(host) {
-  const node = nodeBuild();
-  const key = baseKey(node);
-  const cached = join(CACHE_DIR, `base-images-${key}.tar`);
-  const all = Object.values(BASE);
-  if (all.every((image) => imageExists(host, image))) {
-    const label = docker(host, ['image', 'inspect', '-f', '{{.Config.Labels}}', BASE.node]);
-    if (label.includes(key)) return progress('base images present');
-  }
-  if (existsSync(cached)) {
-    progress(`loading base images from ${cached}`);
-    docker(host, ['load', '-q', '-i', cached]);
-    return;
-  }
-  const work = join(STATE_DIR, 'base-build');
-  rmSync(work, { recursive: true, force: true });
-  mkdirSync(work, { recursive: true });
-  try {
-    const rootfs = join(work, 'rootfs');
-    progress(`debootstrap bookworm from ${DEBIAN_MIRROR} (about 40 s)`);
-    const boot = spawnSync(
-      'debootstrap',
-      ['--variant=minbase', 'bookworm', rootfs, DEBIAN_MIRROR],
-      { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    if (boot.status !== 0) throw new Error(`debootstrap failed:\n${boot.stderr}`);
-    rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
-    mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
-    rmSync(join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
-    mkdirSync(join(rootfs, 'var/lib/apt/lists/partial'), { recursive: true });
-    progress(`importing ${BASE.debian}`);
-    const tar = spawnSync(
-      'sh',
-      ['-c', `tar -C "${rootfs}" -c . | docker import -c 'CMD ["bash"]' - ${BASE.debian}`],
-      { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: host } },
-    );
-    if (tar.status !== 0) throw new Error(`docker import failed:\n${tar.stderr}`);
-    rmSync(rootfs, { recursive: true, force: true });
-
-    const context = join(work, 'node');
-    mkdirSync(join(context, 'node', 'bin'), { recursive: true });
-    mkdirSync(join(context, 'node', 'lib', 'node_modules'), { recursive: true });
-    cpSync(process.execPath, join(context, 'node', 'bin', 'node'));
-    cpSync(join(node.prefix, 'include'), join(context, 'node', 'include'), { recursive: true });
-    cpSync(node.npmDir, join(context, 'node', 'lib', 'node_modules', 'npm'), { recursive: true });
-    symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(context, 'node', 'bin', 'npm'));
-    symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(context, 'node', 'bin', 'npx'));
-    cpSync(CA_BUNDLE, join(context, 'ca-certificates.crt'));
-    for (const [name, file] of Object.entries(BASE_DOCKERFILES)) {
-      progress(`building ${BASE[name]}`);
-      await dockerStreamed(
-        host,
-        [
-          'build',
-          '-q',
-          '--label',
-          `api-swarm.base=${key}`,
-          '-f',
-          join(ROOT, file),
-          '-t',
-          BASE[name],
-          name === 'node' ? context : join(ROOT, 'deploy', 'swarm'),
-        ],
-        { env: { DOCKER_BUILDKIT: '0' } },
-      );
-    }
-    // One set of base images is kept: those of older inputs are of no use any more.
-    mkdirSync(CACHE_DIR, { recursive: true });
-    for (const old of readdirSync(CACHE_DIR).filter((f) => f.startsWith('base-images-'))) {
-      rmSync(join(CACHE_DIR, old), { force: true });
-    }
-    progress(`saving base images to ${cached}`);
-    docker(host, ['save', '-o', `${cached}.partial`, ...all]);
-    spawnSync('mv', [`${cached}.partial`, cached]);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+async function rootfsKey() {
+  const url = `${DEBIAN_MIRROR}/dists/bookworm/InRelease`;
+  const answer = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+  if (!answer.ok) throw new Error(`${url} answers ${answer.status}`);
+  return createHash('sha256')
+    .update(`debootstrap --variant=minbase bookworm ${DEBIAN_MIRROR}\n`)
+    .update(Buffer.from(await answer.arrayBuffer()))
+    .update(readFileSync(import.meta.filename))
+    .digest('hex')
+    .slice(0, 16);
 }
 
-/**
- * The Dockerfile's `deps` stage (apt build tools, npm ci, better-sqlite3 compiled): minutes on a
- * small machine, and the same for every app until the lockfile or that stage changes. Kept as an
- * image in the cache folder and given to each build as `--cache-from`.
- */
-async function ensureDepsImage(host) {
-  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-  const hash = createHash('sha256').update(dockerfile.slice(0, dockerfile.indexOf('FROM deps')));
-  for (const file of ['package.json', 'package-lock.json', '.npmrc']) {
-    hash.update(readFileSync(join(ROOT, file)));
-  }
-  hash.update(docker(host, ['image', 'inspect', '-f', '{{.Id}}', BASE.node]));
-  const key = hash.digest('hex').slice(0, 16);
-  const image = `api-local/app-deps:${key}`;
-  const cached = join(CACHE_DIR, `app-deps-${key}.tar`);
-  if (!imageExists(host, image) && existsSync(cached)) {
-    progress(`loading the dependency stage from ${cached}`);
-    docker(host, ['load', '-q', '-i', cached]);
-  }
-  const fresh = !imageExists(host, image);
-  progress(
-    fresh ? 'building the dependency stage (npm ci, better-sqlite3)' : 'dependency stage cached',
-  );
-  await build(host, 'deps', [
-    '--target',
-    'deps',
-    ...(fresh ? [] : ['--cache-from', image]),
-    '-t',
-    image,
-  ]);
-  if (fresh) {
-    for (const old of readdirSync(CACHE_DIR).filter((f) => f.startsWith('app-deps-'))) {
-      rmSync(join(CACHE_DIR, old), { force: true });
-    }
-    progress(`saving the dependency stage to ${cached}`);
-    docker(host, ['save', '-o', `${cached}.partial`, image]);
-    spawnSync('mv', [`${cached}.partial`, cached]);
-  }
-  // Built here, its parent chain is this engine's own build cache; loaded, it has no parents and
-  // serves as the cache only through --cache-from (which turns the local chain off).
-  const loaded = docker(host, ['image', 'inspect', '-f', '{{.Parent}}', image]) === '';
-  return loaded ? ['--cache-from', image] : [];
-}
-
-/** One `docker build` of the project's Dockerfile, with a progress line per RUN step. */
-function build(host, label, args) {
-  let step = '';
-  return dockerStreamed(host, ['build', '--build-arg', `BASE_IMAGE=${BASE.node}`, ...args, ROOT], {
-    env: { DOCKER_BUILDKIT: '0' },
-    onOutput: (text) => {
-      for (const line of text.split('\n')) {
-        const match = /^Step (\d+\/\d+) : (\S+)/.exec(line);
-        if (match && match[1] !== step) {
-          step = match[1];
-          if (match[2] === 'RUN') progress(`  ${label}: ${line.slice(0, 100)}`);
-        }
-      }
-    },
+function pipeToImport(host, source, image) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('docker', ['import', '-c', 'CMD ["bash"]', '-', image], {
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, DOCKER_HOST: host },
+    });
+    let err = '';
+    child.stderr.on('data', (c) => (err += c));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`docker import failed:\n${err}`)),
+    );
+    source.pipe(child.stdin);
   });
 }
 
 /**
- * Builds the four app images from the project's Dockerfile on the local Node base. Returns the tag
- * they all carry: a digest of their image ids, so a re-run with unchanged code deploys nothing new.
+ * Debian bookworm by debootstrap (minbase), imported as BASE.debian. Its tarball is kept in the
+ * cache folder under a key that names the mirror's index: reused only while it matches.
+ */
+async function ensureDebian(host) {
+  if (imageExists(host, BASE.debian)) return progress(`${BASE.debian} present`);
+  const key = await rootfsKey();
+  const tarball = join(CACHE_DIR, `debian-bookworm-minbase-${key}.tar`);
+  if (existsSync(tarball)) {
+    await timed(`import of the cached root file system ${tarball}`, async () => {
+      const { createReadStream } = await import('node:fs');
+      await pipeToImport(host, createReadStream(tarball), BASE.debian);
+    });
+    return;
+  }
+  const rootfs = join(STATE_DIR, 'rootfs');
+  rmSync(rootfs, { recursive: true, force: true });
+  try {
+    await timed(`debootstrap bookworm from ${DEBIAN_MIRROR}`, async () => {
+      const boot = spawnSync(
+        'nice',
+        ['-n', '10', 'debootstrap', '--variant=minbase', 'bookworm', rootfs, DEBIAN_MIRROR],
+        { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      if (boot.status !== 0) throw new Error(`debootstrap failed:\n${boot.stderr}`);
+    });
+    for (const dir of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
+      rmSync(join(rootfs, dir), { recursive: true, force: true });
+      mkdirSync(join(rootfs, dir, 'partial'), { recursive: true });
+    }
+    await timed(`import of ${BASE.debian} (and its tarball into ${CACHE_DIR})`, async () => {
+      mkdirSync(CACHE_DIR, { recursive: true });
+      for (const old of readdirSync(CACHE_DIR).filter((f) => f.startsWith('debian-'))) {
+        rmSync(join(CACHE_DIR, old), { force: true });
+      }
+      const tar = spawn('tar', ['-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const tarred = new Promise((resolve, reject) =>
+        tar.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`tar: ${code}`)))),
+      );
+      const partial = `${tarball}.partial`;
+      const file = createWriteStream(partial);
+      const written = finished(file);
+      tar.stdout.pipe(file);
+      await Promise.all([pipeToImport(host, tar.stdout, BASE.debian), tarred, written]);
+      renameSync(partial, tarball);
+    });
+  } finally {
+    rmSync(rootfs, { recursive: true, force: true });
+  }
+}
+
+/** The context of BASE.node: node/{bin,include,lib} of the running Node and the CA bundle. */
+function nodeContext(node) {
+  const context = join(STATE_DIR, 'node-context');
+  rmSync(context, { recursive: true, force: true });
+  mkdirSync(join(context, 'node', 'bin'), { recursive: true });
+  mkdirSync(join(context, 'node', 'lib', 'node_modules'), { recursive: true });
+  cpSync(process.execPath, join(context, 'node', 'bin', 'node'));
+  cpSync(join(node.prefix, 'include'), join(context, 'node', 'include'), { recursive: true });
+  cpSync(node.npmDir, join(context, 'node', 'lib', 'node_modules', 'npm'), { recursive: true });
+  symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', join(context, 'node', 'bin', 'npm'));
+  symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', join(context, 'node', 'bin', 'npx'));
+  cpSync(CA_BUNDLE, join(context, 'ca-certificates.crt'));
+  return context;
+}
+
+function buildBase(host, name, context) {
+  if (imageExists(host, BASE[name])) return progress(`${BASE[name]} present`);
+  return timed(`build of ${BASE[name]}`, () =>
+    dockerStreamed(
+      host,
+      ['build', '-q', '-f', join(ROOT, DOCKERFILES[name]), '-t', BASE[name], context],
+      { env: { DOCKER_BUILDKIT: '0' } },
+    ),
+  );
+}
+
+/**
+ * The base images: Debian bookworm, then Node + npm on it (and that plus compilers, the build
+ * image), Redis, HAProxy and PostgreSQL from Debian's packages. The Node chain and the three
+ * service images are built side by side (mostly downloads and dpkg); `onNodeBuild` runs as soon as
+ * the build image is there, so the app images need not wait for the service images.
+ */
+export async function ensureBaseImages(host, onNodeBuild) {
+  const node = nodeBuild();
+  await ensureDebian(host);
+  const services = join(ROOT, 'deploy', 'swarm');
+  const nodeChain = (async () => {
+    const context = nodeContext(node);
+    try {
+      await buildBase(host, 'node', context);
+    } finally {
+      rmSync(context, { recursive: true, force: true });
+    }
+    await buildBase(host, 'nodeBuild', services);
+    return onNodeBuild();
+  })();
+  const others = Promise.all(
+    ['redis', 'edge', 'postgres'].map((n) => buildBase(host, n, services)),
+  );
+  const [result] = await Promise.all([nodeChain, others]);
+  return result;
+}
+
+/** One `docker build` of the project's Dockerfile, with a progress line per RUN step it runs. */
+function build(host, label, args) {
+  let step = '';
+  return dockerStreamed(
+    host,
+    [
+      'build',
+      '--build-arg',
+      `BASE_IMAGE=${BASE.node}`,
+      '--build-arg',
+      `BUILD_IMAGE=${BASE.nodeBuild}`,
+      ...args,
+      ROOT,
+    ],
+    {
+      env: { DOCKER_BUILDKIT: '0' },
+      onOutput: (text) => {
+        for (const line of text.split('\n')) {
+          if (/^Step \d+\/\d+ : RUN /.test(line)) step = line;
+          // A step taken from the build cache prints "Using cache" instead.
+          if (step && line.startsWith(' ---> Running in ')) {
+            progress(`  ${label}: ${step.slice(0, 100)}`);
+            step = '';
+          }
+        }
+      },
+    },
+  );
+}
+
+/**
+ * Builds the four app images from the project's Dockerfile on the local Node images: the first
+ * builds the stages every app shares (npm ci, better-sqlite3, nest build), the other three take
+ * those from the build cache and run side by side. Returns the tag they all carry: a digest of
+ * their image ids, so a re-run with unchanged code deploys nothing new.
  */
 export async function buildAppImages(host, registry) {
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const cacheFrom = await ensureDepsImage(host);
-  const ids = [];
-  for (const app of APPS) {
-    progress(`building ${app}`);
-    const image = `${registry}/api/${app}:build`;
-    await build(host, app, [...cacheFrom, '--build-arg', `APP=${app}`, '-t', image]);
-    ids.push(docker(host, ['image', 'inspect', '-f', '{{.Id}}', image]));
-  }
+  const image = (app) => `${registry}/api/${app}:build`;
+  const one = (app) =>
+    timed(`build of ${app}`, () =>
+      build(host, app, ['--build-arg', `APP=${app}`, '-t', image(app)]),
+    );
+  const [first, ...rest] = APPS;
+  await one(first);
+  await Promise.all(rest.map(one));
+  const ids = APPS.map((app) => docker(host, ['image', 'inspect', '-f', '{{.Id}}', image(app)]));
   const tag = createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 12);
   for (const app of APPS) {
-    docker(host, ['tag', `${registry}/api/${app}:build`, `${registry}/api/${app}:${tag}`]);
+    docker(host, ['tag', image(app), `${registry}/api/${app}:${tag}`]);
   }
   return tag;
 }

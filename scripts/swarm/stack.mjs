@@ -50,10 +50,14 @@ export function hasIpvs() {
   return existsSync('/proc/sys/net/ipv4/vs');
 }
 
+/** The app services that keep a SQLite file on a volume in docker-stack.yml. */
+const SQLITE_SERVICES = ['product-service', 'user-service', 'checkout-service'];
+
 /**
  * `docker stack config` of the stack files, then what a merge cannot express: without IPVS the
- * gateway's mesh-published port goes (the edge publishes 8080), and each config gets a name with
- * its content's digest, since Swarm configs cannot change in place.
+ * gateway's mesh-published port goes (the edge publishes 8080); on PostgreSQL the services' SQLite
+ * path and volumes go, so nothing ties a replica to a node; and each config gets a name with its
+ * content's digest, since Swarm configs cannot change in place.
  */
 export function renderStack(host, { noIpvs, postgres, env }) {
   const files = ['docker-stack.yml'];
@@ -65,6 +69,15 @@ export function renderStack(host, { noIpvs, postgres, env }) {
   });
   const stack = parse(merged);
   if (noIpvs) delete stack.services.gateway.ports;
+  if (postgres) {
+    for (const name of SQLITE_SERVICES) {
+      const service = stack.services[name];
+      delete service.environment.DATABASE_PATH;
+      const mounts = (service.volumes ?? []).map((v) => v.source);
+      delete service.volumes;
+      for (const volume of mounts) delete stack.volumes[volume];
+    }
+  }
   for (const [name, config] of Object.entries(stack.configs ?? {})) {
     const digest = createHash('sha256').update(readFileSync(config.file)).digest('hex');
     config.name = `${STACK_NAME}_${name}_${digest.slice(0, 12)}`;
@@ -88,6 +101,36 @@ export function deployStack(host, file, env) {
   docker(host, ['stack', 'deploy', '--prune', '--resolve-image', 'never', '-c', file, STACK_NAME], {
     env,
   });
+}
+
+const names = (host, args) => docker(host, args).split('\n').filter(Boolean);
+
+/**
+ * `docker stack rm`, then waits until its containers and networks are gone and removes its
+ * configs and volumes (a volume stays in use until its container is gone).
+ */
+export async function removeStack(host) {
+  progress(`docker stack rm ${STACK_NAME}`);
+  docker(host, ['stack', 'rm', STACK_NAME], { allowFailure: true });
+  const deadline = Date.now() + 120_000;
+  const label = `label=com.docker.stack.namespace=${STACK_NAME}`;
+  while (Date.now() < deadline) {
+    const left = [
+      ...names(host, ['ps', '-aq', '--filter', label]),
+      ...names(host, ['network', 'ls', '-q', '--filter', label]),
+    ];
+    if (left.length === 0) break;
+    progress(`waiting for ${left.length} containers and networks to go`);
+    await sleep(2000);
+  }
+  for (const config of names(host, ['config', 'ls', '--format', '{{.Name}}'])) {
+    if (config.startsWith(`${STACK_NAME}_`)) docker(host, ['config', 'rm', config]);
+  }
+  for (const volume of names(host, ['volume', 'ls', '-q'])) {
+    if (volume.startsWith(`${STACK_NAME}_`)) {
+      docker(host, ['volume', 'rm', volume], { allowFailure: true });
+    }
+  }
 }
 
 /** Per service: desired replicas, healthy running tasks, and the state of a running update. */
