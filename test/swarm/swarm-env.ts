@@ -16,6 +16,7 @@ export interface SwarmState {
   tag: string;
   adminEmail: string;
   noIpvs: boolean;
+  postgres?: boolean;
 }
 
 export function swarmState(): SwarmState | undefined {

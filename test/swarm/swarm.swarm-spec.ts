@@ -1,5 +1,11 @@
 import { createHmac } from 'node:crypto';
 import { api, login, ordersOf, signUp, User } from './http';
+import {
+  createProduct,
+  expectClientJourney,
+  expectSharedStoreAndDiscovery,
+  statusOf,
+} from './journeys';
 import { describeLoad, Load, LoadReport } from './load';
 import {
   docker,
@@ -23,14 +29,10 @@ if (!state) {
   if (process.env.SWARM_REQUIRED === '1') throw new Error(reason);
   console.warn(`SKIPPED swarm suite: ${reason}.`);
 }
-const describeSwarm = state ? describe : describe.skip;
+// The PostgreSQL deploy (`SWARM_POSTGRES=1 npm run swarm:up`) runs test 8 instead.
+const describeSwarm = state && !state.postgres ? describe : describe.skip;
 
 const APPS = ['gateway', 'product-service', 'user-service', 'checkout-service'];
-const PORTS: Record<string, number> = {
-  'product-service': 3001,
-  'user-service': 3002,
-  'checkout-service': 3005,
-};
 
 /** Figures of this run, printed at the end (the README's Swarm section quotes a run). */
 const figures: string[] = [];
@@ -46,12 +48,7 @@ describeSwarm('the stack on a live swarm', () => {
 
   beforeAll(async () => {
     adminToken = await login(state!.adminEmail, secret('admin_password'));
-    const product = await api('POST', '/api/products', {
-      token: adminToken,
-      body: { name: `Swarm cable ${Date.now()}`, price: '0.10' },
-    });
-    expect(product.status).toBe(201);
-    productId = (product.body as { id: number }).id;
+    productId = await createProduct(adminToken);
     loadUsers = [];
     for (const label of ['load-a', 'load-b', 'load-c']) loadUsers.push(await signUp(label));
   }, 60_000);
@@ -61,42 +58,7 @@ describeSwarm('the stack on a live swarm', () => {
   });
 
   it('1. serves the client journey, with no seed data and the first admin from the secret', async () => {
-    // Production mode: the development seed accounts and products do not exist.
-    const seeded = await api('POST', '/api/auth/login', {
-      body: { email: 'admin@example.com', password: 'admin-password-123' },
-    });
-    expect(seeded.status).toBe(401);
-    const me = await api('GET', '/api/auth/me', { token: adminToken });
-    expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ email: state!.adminEmail, roles: ['admin', 'user'] });
-
-    const user = await signUp('journey');
-    const list = await api('GET', '/api/products?limit=100');
-    expect(list.status).toBe(200);
-    const names = (list.body as { items: Array<{ id: number; name: string }> }).items;
-    expect(names.map((p) => p.id)).toContain(productId);
-    expect(names.map((p) => p.name)).not.toContain('Mechanical keyboard');
-
-    const checkout = () =>
-      api('POST', '/api/checkout', {
-        token: user.token,
-        headers: { 'idempotency-key': `journey-${user.id}` },
-        body: { productId, quantity: 3 },
-      });
-    const first = await checkout();
-    expect({ status: first.status, body: first.body }).toMatchObject({ status: 201 });
-    expect(first.body).toMatchObject({ userId: user.id, totalPrice: '0.30', status: 'CONFIRMED' });
-    const replay = await checkout();
-    expect({ status: replay.status, body: replay.body }).toMatchObject({ status: 201 });
-    expect(replay.headers.get('idempotency-replayed')).toBe('true');
-    expect((replay.body as { id: number }).id).toBe((first.body as { id: number }).id);
-    expect((await ordersOf(user.token)).length).toBe(1);
-
-    const logout = await api('POST', '/api/auth/logout', { token: user.token });
-    expect(logout.status).toBe(204);
-    const refused = await api('GET', '/api/checkout/orders', { token: user.token });
-    expect(refused.status).toBe(401);
-    expect(refused.body).toMatchObject({ message: 'token revoked' });
+    await expectClientJourney(state!.adminEmail, adminToken, productId);
   });
 
   it('2. signs with the jwt_secret secret and keeps Redis behind the redis_password secret', async () => {
@@ -136,39 +98,7 @@ describeSwarm('the stack on a live swarm', () => {
   });
 
   it('3. shares the user volume between replicas and discovers every task', async () => {
-    const users = await tasksOf('user-service');
-    expect(users).toHaveLength(2);
-    const [gateway] = await tasksOf('gateway');
-    const email = `volume-${Date.now()}@swarm.example.net`;
-    const written = await fetchIn(gateway.container, `http://${users[0].address}:3002/`, {
-      method: 'POST',
-      body: { name: 'Volume', email, password: 'volume-password-1' },
-    });
-    expect(written.status).toBe(201);
-    const id = (written.body as { id: number }).id;
-    const read = await fetchIn(gateway.container, `http://${users[1].address}:3002/${id}`, {
-      headers: { 'x-user-id': String(id), 'x-user-roles': 'user' },
-    });
-    expect(read).toMatchObject({ status: 200, body: { id, email } });
-
-    // Every task address found by tasks.<service>, in rotation, on both gateway replicas.
-    const expected: Record<string, string[]> = {};
-    for (const service of Object.keys(PORTS)) {
-      expected[service] = (await tasksOf(service))
-        .map((t) => `http://${t.address}:${PORTS[service]}`)
-        .sort();
-    }
-    for (const replica of await tasksOf('gateway')) {
-      const seen = await waitFor(
-        `gateway ${replica.address} to list every task`,
-        async () => {
-          const status = await statusOf(replica.container, adminToken);
-          return JSON.stringify(status) === JSON.stringify(expected) ? status : undefined;
-        },
-        20_000,
-      );
-      expect(seen).toEqual(expected);
-    }
+    await expectSharedStoreAndDiscovery(adminToken);
   });
 
   it('6. refuses a token logged out through one gateway replica on the other within 1 s', async () => {
@@ -222,7 +152,7 @@ describeSwarm('the stack on a live swarm', () => {
         'both gateways to route to the new product task',
         async () => {
           for (const gateway of await tasksOf('gateway')) {
-            const status = await statusOf(gateway.container, adminToken);
+            const status = await statusOf(gateway, adminToken);
             if (!status['product-service'].includes(`http://${killedProduct.address}:3001`)) {
               return undefined;
             }
@@ -364,26 +294,6 @@ describeSwarm('the stack on a live swarm', () => {
     }
   }, 420_000);
 });
-
-/** Targets of each service as one gateway replica reports them, only those in rotation. */
-async function statusOf(container: string, token: string): Promise<Record<string, string[]>> {
-  const answer = await fetchIn(container, 'http://127.0.0.1:8080/api/admin/status', {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  if (answer.status !== 200) throw new Error(`status: ${answer.status}`);
-  const body = answer.body as {
-    services: Array<{ name: string; targets: Array<{ origin: string; state: string }> }>;
-  };
-  return Object.fromEntries(
-    body.services.map((s) => [
-      s.name,
-      s.targets
-        .filter((t) => t.state === 'up')
-        .map((t) => t.origin)
-        .sort(),
-    ]),
-  );
-}
 
 /** Kills one task's container; resolves when Swarm runs a healthy replacement. */
 async function killOne(
