@@ -22,15 +22,18 @@ async function main() {
     for (const secret of inSwarm ? SECRET_NAMES : []) {
       docker(host, ['secret', 'rm', secret], { allowFailure: true });
     }
-    const images = names(host, ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).filter(
-      (image) => image.startsWith('api-local/'),
-    );
+    // An engine swarm:up started goes with its data root below: its images need no removal.
+    const images = state.startedEngine
+      ? []
+      : names(host, ['image', 'ls', '--format', '{{.Repository}}:{{.Tag}}']).filter((image) =>
+          image.startsWith('api-local/'),
+        );
     if (images.length > 0) {
       progress(`removing ${images.length} images`);
       docker(host, ['image', 'rm', '-f', ...images], { allowFailure: true });
+      docker(host, ['image', 'prune', '-f'], { allowFailure: true });
+      docker(host, ['builder', 'prune', '-f'], { allowFailure: true });
     }
-    docker(host, ['image', 'prune', '-f'], { allowFailure: true });
-    docker(host, ['builder', 'prune', '-f'], { allowFailure: true });
     if (inSwarm && state.initialisedSwarm) {
       progress('docker swarm leave --force');
       docker(host, ['swarm', 'leave', '--force'], { allowFailure: true });
