@@ -28,6 +28,7 @@ import {
   removeStack,
   renderStack,
   waitHealthy,
+  waitRouted,
 } from './swarm/stack.mjs';
 
 const REGISTRY = 'api-local';
@@ -87,7 +88,7 @@ async function main() {
   };
   const stack = renderStack(host, { noIpvs, postgres, env });
   await timed(
-    `deploy of ${stack.files.join(' + ')}${noIpvs ? ' (no IPVS: edge on 8080, gateway unpublished)' : ''} until healthy`,
+    `deploy of ${stack.files.join(' + ')}${noIpvs ? ' (no IPVS: edge on 8080, gateway unpublished)' : ''} until healthy and routed`,
     async () => {
       deployStack(host, stack.file, env);
       Object.assign(state, {
@@ -110,6 +111,7 @@ async function main() {
         if (Date.now() > deadline) throw new Error(`${GATEWAY_URL}/health/ready answers ${answer}`);
         await sleep(1000);
       }
+      await waitRouted(host, GATEWAY_URL, env.ADMIN_EMAIL);
     },
   );
   progress(`up in ${Math.round((Date.now() - started) / 1000)} s; phases:`);

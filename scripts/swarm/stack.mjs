@@ -183,3 +183,49 @@ export async function waitHealthy(host, expected, timeoutMs = 600_000) {
     await sleep(2000);
   }
 }
+
+/**
+ * Waits until the gateway routes to every task: healthy in Swarm is not yet in rotation, since each
+ * gateway resolves tasks.<service> every few seconds and probes a new target before using it. Asks
+ * `/api/admin/status` through the published port (the edge alternates between the gateways) until
+ * `times` answers in a row list, for every service, as many targets up as it has replicas.
+ */
+export async function waitRouted(
+  host,
+  gatewayUrl,
+  adminEmail,
+  { times = 4, timeoutMs = 120_000 } = {},
+) {
+  const login = await fetch(`${gatewayUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: adminEmail, password: secretValue('admin_password') }),
+  });
+  if (login.status !== 200) throw new Error(`admin login answers ${login.status}`);
+  const { accessToken } = await login.json();
+  const desired = Object.fromEntries(serviceStates(host).map((s) => [s.name, s.desired]));
+  const deadline = Date.now() + timeoutMs;
+  let inARow = 0;
+  let last = '';
+  for (;;) {
+    const answer = await fetch(`${gatewayUrl}/api/admin/status`, {
+      headers: { authorization: `Bearer ${accessToken}` },
+    }).then(
+      async (r) => (r.status === 200 ? r.json() : { services: [], status: r.status }),
+      () => ({ services: [] }),
+    );
+    const counts = answer.services.map((s) => ({
+      name: s.name,
+      up: s.targets.filter((t) => t.state === 'up').length,
+      want: desired[s.name],
+    }));
+    const routed = counts.length > 0 && counts.every((c) => c.up === c.want);
+    inARow = routed ? inARow + 1 : 0;
+    if (inARow >= times) return progress('the gateways route to every task');
+    const line = counts.map((c) => `${c.name} ${c.up}/${c.want}`).join(', ');
+    if (line !== last) progress(`waiting for the gateways to route to every task: ${line}`);
+    last = line;
+    if (Date.now() > deadline) throw new Error(`not routed after ${timeoutMs / 1000}s: ${line}`);
+    await sleep(1000);
+  }
+}
