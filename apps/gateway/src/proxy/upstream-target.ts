@@ -26,6 +26,8 @@ export class UpstreamTarget {
     readonly health: TargetHealth,
     /** The configured target it comes from: itself, or the name that discovery resolved to it. */
     readonly source: string = origin,
+    /** Its share under the weighted balancer, from its configured target. */
+    readonly weight: number = 1,
   ) {}
 }
 
