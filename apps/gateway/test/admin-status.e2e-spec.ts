@@ -191,6 +191,7 @@ describe('admin status API (e2e)', () => {
       retry: { attempts: 3, backoffBaseMs: 1, backoffMaxMs: 5 },
       bodyLimitBytes: 1048576,
       connectionsPerTarget: 256,
+      balancer: 'round-robin',
       idempotencyKeys: false,
       passiveHealth: { failures: 2, cooldownMs: 60000, maxCooldownMs: 60000 },
       activeHealth: { enabled: false, path: '/health/ready', intervalMs: 100, timeoutMs: 500 },

@@ -23,6 +23,8 @@ export interface TargetStatus {
   readonly ejections: number;
   /** Attempts on their way to or back from this target now. */
   readonly inFlight: number;
+  /** Its share under the weighted balancer; only on a service balanced by weight. */
+  readonly weight?: number;
   /** The last active health check (ISO time), `null` before the first. */
   readonly lastCheck: { readonly at: string; readonly up: boolean } | null;
 }
@@ -76,7 +78,8 @@ export class StatusService {
 
 function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
   // Read at each report: the target set of a service may change while the gateway runs.
-  const targets = service.targets.map((target) => targetStatus(target, now));
+  const weighted = service.config.balancer === 'weighted';
+  const targets = service.targets.map((target) => targetStatus(target, now, weighted));
   let healthy = 0;
   let inFlight = 0;
   let ejections = 0;
@@ -97,7 +100,7 @@ function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
   };
 }
 
-function targetStatus(target: UpstreamTarget, now: number): TargetStatus {
+function targetStatus(target: UpstreamTarget, now: number, weighted: boolean): TargetStatus {
   const health = target.health.snapshot();
   const down = health.lastCheck !== null && !health.lastCheck.up;
   return {
@@ -112,6 +115,7 @@ function targetStatus(target: UpstreamTarget, now: number): TargetStatus {
     consecutiveFailures: health.consecutiveFailures,
     ejections: health.ejections,
     inFlight: target.inFlight,
+    ...(weighted ? { weight: target.weight } : {}),
     lastCheck:
       health.lastCheck === null
         ? null
@@ -131,7 +135,11 @@ const CONFIG_KEYS = Object.keys(GatewayConfigSchema.properties).filter(
 
 /** Values reported otherwise than as loaded: no credentials, policies in the file's spelling. */
 const SHOWN: { readonly [K in ServiceReportKey]?: (value: ServiceConfig[K]) => unknown } = {
-  targets: (targets) => targets.map(withoutCredentials),
+  // A target of weight 1 as a plain URL, as most files write it.
+  targets: (targets) =>
+    targets.map(({ url, weight }) =>
+      weight === 1 ? withoutCredentials(url) : { url: withoutCredentials(url), weight },
+    ),
   auth: (auth) => ({
     default: formatAuthPolicy(auth.default),
     rules: auth.rules.map((rule) => ({ ...plain(rule), policy: formatAuthPolicy(rule.policy) })),

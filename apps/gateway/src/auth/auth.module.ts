@@ -87,7 +87,8 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
       inject: [GATEWAY_CONFIG, authConfig.KEY],
       useFactory: (gateway: GatewayConfig, config: AuthConfig): UserServiceUrls => {
         const targets = gateway.services.find((s) => s.name === USER_SERVICE_NAME)?.targets;
-        const urls = targets && targets.length > 0 ? targets : config.userServiceUrls;
+        const urls =
+          targets && targets.length > 0 ? targets.map((t) => t.url) : config.userServiceUrls;
         return () => urls;
       },
     },

@@ -53,7 +53,7 @@ export class TargetDiscovery implements OnApplicationBootstrap, BeforeApplicatio
       if (!upstreams.config.discovery.enabled) continue;
       const fixed: WantedTarget[] = [];
       const names: NamedTarget[] = [];
-      for (const source of upstreams.config.targets) {
+      for (const { url: source } of upstreams.config.targets) {
         const host = resolvableHost(source);
         if (host === null) fixed.push({ origin: source, source });
         else names.push({ source, host, addresses: null, failing: false });

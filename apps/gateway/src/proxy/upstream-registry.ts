@@ -7,13 +7,16 @@ import { GATEWAY_CONFIG } from '../routing/routing.tokens';
 import { CorsPolicy } from './cors-policy';
 import { BACKOFF_RANDOM } from './proxy.tokens';
 import { RetryPolicy } from './retry-policy';
+import { Balancer } from './balancer';
+import { LeastRequestBalancer } from './least-request-balancer';
 import { RoundRobinBalancer } from './round-robin-balancer';
 import { TargetHealth } from './target-health';
 import { UpstreamTarget } from './upstream-target';
+import { WeightedBalancer } from './weighted-balancer';
 
 /** Everything the proxy path needs about one service; its target set may change while it runs. */
 export class ServiceUpstreams {
-  readonly balancer: RoundRobinBalancer;
+  readonly balancer: Balancer;
 
   constructor(
     readonly config: ServiceConfig,
@@ -21,8 +24,9 @@ export class ServiceUpstreams {
     readonly retry: RetryPolicy,
     readonly cors: CorsPolicy | null,
     readonly metrics: ServiceMetrics,
+    random: () => number = Math.random,
   ) {
-    this.balancer = new RoundRobinBalancer(Object.freeze([...targets]));
+    this.balancer = createBalancer(config.balancer, Object.freeze([...targets]), random);
   }
 
   get name(): string {
@@ -32,6 +36,21 @@ export class ServiceUpstreams {
   /** The service's targets now: an immutable snapshot, replaced as a whole when the set changes. */
   get targets(): readonly UpstreamTarget[] {
     return this.balancer.targets;
+  }
+}
+
+function createBalancer(
+  kind: ServiceConfig['balancer'],
+  targets: readonly UpstreamTarget[],
+  random: () => number,
+): Balancer {
+  switch (kind) {
+    case 'round-robin':
+      return new RoundRobinBalancer(targets);
+    case 'least-request':
+      return new LeastRequestBalancer(targets, random);
+    case 'weighted':
+      return new WeightedBalancer(targets);
   }
 }
 
@@ -68,14 +87,15 @@ export class UpstreamRegistry implements OnApplicationShutdown {
   ) {
     this.services = config.services.map((service) => {
       const fixed = service.discovery.enabled
-        ? service.targets.filter((origin) => resolvableHost(origin) === null)
+        ? service.targets.filter(({ url }) => resolvableHost(url) === null)
         : service.targets;
       return new ServiceUpstreams(
         service,
-        fixed.map((origin) => this.createTarget(service, origin, origin)),
+        fixed.map(({ url }) => this.createTarget(service, url, url)),
         new RetryPolicy(service.retry, service.idempotencyKeys, random),
         service.cors ? new CorsPolicy(service.cors) : null,
         metrics.forService(service.name),
+        random,
       );
     });
   }
@@ -145,6 +165,7 @@ export class UpstreamRegistry implements OnApplicationShutdown {
       pool,
       new TargetHealth(service.passiveHealth),
       source,
+      service.targets.find((t) => t.url === source)?.weight ?? 1,
     );
     this.metrics.trackTargetHealth(service.name, origin, () => target.health.healthy);
     return target;

@@ -54,8 +54,8 @@ function withoutFollowUps(errors: readonly ErrorObject[]): ErrorObject[] {
 
 /**
  * The errors of an `anyOf` that no branch matched, reduced to those of the branch the value was
- * meant for (an object's errors for an object, a list's for a list); otherwise the one error of
- * the `anyOf`, whose message names the choices.
+ * meant for (an object's errors for an object, a list's for a list, a string's for a string);
+ * otherwise the one error of the `anyOf`, whose message names the choices.
  */
 function withoutUnchosenBranches(errors: readonly ErrorObject[]): ErrorObject[] {
   const dropped = new Set<ErrorObject>();
@@ -63,7 +63,7 @@ function withoutUnchosenBranches(errors: readonly ErrorObject[]): ErrorObject[] 
     const branches = (choice.schema ?? []) as readonly SchemaNode[];
     const type = jsonType(choice.data);
     const chosen =
-      type === 'object' || type === 'array'
+      type === 'object' || type === 'array' || type === 'string'
         ? branches.findIndex((branch) => branch.type === type)
         : -1;
     const inside = errors.filter(

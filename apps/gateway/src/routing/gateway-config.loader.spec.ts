@@ -30,7 +30,7 @@ describe('parseGatewayConfig', () => {
       index: 0,
       name: 'products',
       basePath: '/api/products',
-      targets: ['http://127.0.0.1:3001'],
+      targets: [{ url: 'http://127.0.0.1:3001', weight: 1 }],
     });
     expect(config.services[0].retry).toEqual({
       attempts: 3,
@@ -95,7 +95,49 @@ describe('parseGatewayConfig', () => {
     const config = parseGatewayConfig({
       services: [service({ targets: ['HTTP://LocalHost:80/'] })],
     });
-    expect(config.services[0].targets).toEqual(['http://localhost']);
+    expect(config.services[0].targets).toEqual([{ url: 'http://localhost', weight: 1 }]);
+  });
+
+  it('should read a target with a weight, and a plain URL as weight 1', () => {
+    const config = parseGatewayConfig({
+      services: [
+        service({
+          balancer: 'weighted',
+          targets: [{ url: 'http://a:1/', weight: 3 }, 'http://b:2', { url: 'http://c:3' }],
+        }),
+      ],
+    });
+    expect(config.services[0].balancer).toBe('weighted');
+    expect(config.services[0].targets).toEqual([
+      { url: 'http://a:1', weight: 3 },
+      { url: 'http://b:2', weight: 1 },
+      { url: 'http://c:3', weight: 1 },
+    ]);
+  });
+
+  it.each([
+    [
+      { url: 'http://a:1', weight: 0 },
+      'services[0].targets[0].weight: must be an integer from 1 to 1000, got 0',
+    ],
+    [{ url: 'ftp://a' }, 'services[0].targets[0].url: not an http(s) URL'],
+    [{ url: 'http://a:1', share: 2 }, 'services[0].targets[0].share: unknown key'],
+  ])('should refuse the weighted target %j naming the field', (target, message) => {
+    expect(problems({ services: [service({ targets: [target] })] })).toContain(message);
+  });
+
+  it('should refuse a target listed twice, with or without a weight', () => {
+    expect(
+      problems({
+        services: [service({ targets: ['http://a:1', { url: 'http://a:1/', weight: 2 }] })],
+      }),
+    ).toContain('services[0].targets[1]: http://a:1 is listed twice');
+  });
+
+  it('should refuse an unknown balancer', () => {
+    expect(problems({ services: [service({ balancer: 'random' })] })).toContain(
+      'services[0].balancer: must be round-robin or least-request or weighted, got "random"',
+    );
   });
 
   it('should read discovery from the defaults block and let a service override it', () => {
@@ -107,7 +149,7 @@ describe('parseGatewayConfig', () => {
       ],
     });
     expect(config.services[0].discovery).toEqual({ enabled: true, intervalMs: 2000 });
-    expect(config.services[0].targets).toEqual(['http://tasks.products:3001']);
+    expect(config.services[0].targets).toEqual([{ url: 'http://tasks.products:3001', weight: 1 }]);
     expect(config.services[1].discovery).toEqual({ enabled: false, intervalMs: 2000 });
     expect(DEFAULT_SERVICE_OPTIONS.discovery).toEqual({ enabled: false, intervalMs: 5000 });
   });

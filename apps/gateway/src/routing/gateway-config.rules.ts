@@ -57,7 +57,8 @@ function basePathProblem(basePath: string, byBasePath: Map<string, number>): str
 function checkTargets(value: unknown, path: string, report: Report): void {
   if (!Array.isArray(value)) return;
   const seen = new Set<string>();
-  value.forEach((target, i) => {
+  value.forEach((entry, i) => {
+    const target = typeof entry === 'string' ? entry : record(entry)?.url;
     if (typeof target !== 'string' || !URL.canParse(target)) return;
     const { origin } = new URL(target);
     if (seen.has(origin)) report(`${path}[${i}]`, `${origin} is listed twice`);

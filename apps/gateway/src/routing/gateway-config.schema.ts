@@ -215,6 +215,36 @@ const orOff = <T extends TSchema>(schema: T, description: string) =>
     }),
   );
 
+/** How a service's balancer picks a target for each attempt. */
+export const BALANCERS = ['round-robin', 'least-request', 'weighted'] as const;
+
+/** The largest weight of a target: its share is its weight over the sum of its service's. */
+export const MAX_WEIGHT = 1_000;
+
+const ORIGIN = Type.String({
+  minLength: 1,
+  format: 'http-origin',
+  errorMessage: 'not an http(s) URL',
+  description: 'http(s)://host:port, no path',
+});
+
+/**
+ * A target with its weight. The weight belongs to the configured target, so every address that
+ * discovery resolves its name to carries it.
+ */
+export const WeightedTargetSchema = Type.Object(
+  {
+    url: ORIGIN,
+    weight: integer(
+      1,
+      MAX_WEIGHT,
+      1,
+      'Share of the requests under the weighted balancer: weight over the sum of the weights',
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /**
  * Options every service has; `defaults` sets them for all services at once. A service's
  * timeouts, retry, passiveHealth, activeHealth and discovery override the defaults key by key;
@@ -236,6 +266,13 @@ export const SERVICE_OPTIONS = {
       default: [],
       description: 'Every limit whose methods and path match a request counts it',
     }),
+  ),
+  balancer: oneOf(
+    BALANCERS,
+    'round-robin',
+    'How a request picks a target: round-robin in turn; least-request the one with fewer ' +
+      'attempts in flight of two chosen at random; weighted smooth weighted round-robin by the ' +
+      "targets' weights",
   ),
   idempotencyKeys: flag(
     false,
@@ -278,20 +315,13 @@ export const ServiceSchema = Type.Object(
         'Unique; requests under it go to this service, with it stripped. Canonical and ' +
         'case-sensitive, without a trailing slash, clear of the paths the gateway serves itself',
     }),
-    targets: Type.Array(
-      Type.String({
-        minLength: 1,
-        format: 'http-origin',
-        errorMessage: 'not an http(s) URL',
-        description: 'http(s)://host:port, no path',
-      }),
-      {
-        minItems: 1,
-        maxItems: MAX_TARGETS,
-        errorMessage: `must list from 1 to ${MAX_TARGETS} targets`,
-        description: 'Origins of the replicas, used in turn',
-      },
-    ),
+    targets: Type.Array(Type.Union([ORIGIN, WeightedTargetSchema]), {
+      minItems: 1,
+      maxItems: MAX_TARGETS,
+      errorMessage: `must list from 1 to ${MAX_TARGETS} targets`,
+      description:
+        'Origins of the replicas, each a URL or { url, weight } (weight 1 when a URL alone)',
+    }),
     ...SERVICE_OPTIONS,
   },
   { additionalProperties: false },

@@ -57,6 +57,12 @@ export type RateLimitConfig = Matched<RateLimitDocument>;
 /** How a rate limit counts requests: per client address, or per signed-in user. */
 export type RateLimitKey = RateLimitConfig['by'];
 
+/** A configured target: its origin and its weight. */
+export interface TargetConfig {
+  readonly url: string;
+  readonly weight: number;
+}
+
 /** Options every service has; `defaults` in the config file sets them for all services at once. */
 export type ServiceOptions = Filled<
   Omit<ServiceOptionsDocument, 'auth' | 'cors' | 'cache' | 'rateLimits'>
@@ -69,7 +75,9 @@ export type ServiceOptions = Filled<
 };
 
 export type ServiceConfig = ServiceOptions &
-  Filled<Pick<ServiceDocument, 'name' | 'basePath' | 'targets'>> & {
+  Filled<Pick<ServiceDocument, 'name' | 'basePath'>> & {
+    /** The configured targets in the file's order, a plain URL read as weight 1. */
+    readonly targets: readonly TargetConfig[];
     /** Position in `services`, used as a dense index on the hot path. */
     readonly index: number;
   };
@@ -110,7 +118,11 @@ export function resolveGatewayConfig(
         index,
         name,
         basePath,
-        targets: targets.map((target) => new URL(target).origin),
+        targets: targets.map((target): TargetConfig =>
+          typeof target === 'string'
+            ? { url: new URL(target).origin, weight: 1 }
+            : { url: new URL(target.url).origin, weight: target.weight ?? 1 },
+        ),
       };
     }),
   };
