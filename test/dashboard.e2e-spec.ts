@@ -98,6 +98,7 @@ describeWhen('system: dashboard in headless Chromium', chromiumStatus(), () => {
       await products.waitFor({ timeout: 10_000 });
       expect(await page.locator('[data-service]').count()).toBe(3);
       expect(await products.locator('[data-field="replicas"]').textContent()).toBe('2/2 up');
+      expect(await products.locator('[data-field="balancer"]').textContent()).toBe('round-robin');
 
       const sent = 20;
       const statuses: number[] = [];

@@ -157,6 +157,7 @@ describe('admin status API (e2e)', () => {
     const product = report.services[0];
     expect(product).toMatchObject({
       basePath: '/api/products',
+      balancer: 'round-robin',
       healthy: 2,
       total: 2,
       inFlight: 0,

@@ -151,6 +151,8 @@ describe('gateway: balancing by load', () => {
       weighted[1].origin,
     ]);
     const live = new Map(report.services.map((s) => [s.name, s]));
+    expect(live.get('weighted')?.balancer).toBe('weighted');
+    expect(live.get('least')?.balancer).toBe('least-request');
     expect(live.get('weighted')?.targets.map((t) => [t.weight, t.inFlight])).toEqual([
       [3, 0],
       [1, 0],

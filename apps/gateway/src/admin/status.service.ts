@@ -32,6 +32,8 @@ export interface TargetStatus {
 export interface ServiceStatus {
   readonly name: string;
   readonly basePath: string;
+  /** How the service's requests are spread over its targets (the config's `balancer`). */
+  readonly balancer: string;
   readonly healthy: number;
   readonly total: number;
   readonly inFlight: number;
@@ -91,6 +93,7 @@ function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
   return {
     name: service.name,
     basePath: service.config.basePath,
+    balancer: service.config.balancer,
     healthy,
     total: targets.length,
     inFlight,

@@ -159,7 +159,7 @@
     );
   }
 
-  function targetRow(target, now) {
+  function targetRow(target, now, weighted) {
     let state = target.state;
     if (target.state === 'ejected')
       state += ` (${(target.cooldownRemainingMs / 1000).toFixed(1)} s)`;
@@ -172,6 +172,9 @@
       el('td', {}, el('code', {}, target.origin)),
       el('td', {}, el('span', { class: `badge ${target.state}`, 'data-field': 'state' }, state)),
       el('td', { class: 'num', 'data-field': 'in-flight' }, String(target.inFlight)),
+      ...(weighted
+        ? [el('td', { class: 'num', 'data-field': 'weight' }, String(target.weight))]
+        : []),
       el('td', { class: 'num' }, String(target.consecutiveFailures)),
       el('td', { class: 'num' }, String(target.ejections)),
       el('td', {}, check),
@@ -180,6 +183,7 @@
 
   function serviceCard(service, now) {
     const { traffic } = service;
+    const weighted = service.balancer === 'weighted';
     const level =
       service.healthy === service.total ? 'up' : service.healthy === 0 ? 'down' : 'ejected';
     return el(
@@ -190,6 +194,7 @@
         {},
         el('h2', {}, service.name),
         el('code', {}, service.basePath),
+        el('span', { class: 'badge', 'data-field': 'balancer' }, service.balancer),
         el(
           'span',
           { class: `badge ${level}`, 'data-field': 'replicas' },
@@ -219,12 +224,13 @@
             el('th', {}, 'Replica'),
             el('th', {}, 'State'),
             el('th', { class: 'num' }, 'In flight'),
+            ...(weighted ? [el('th', { class: 'num' }, 'Weight')] : []),
             el('th', { class: 'num' }, 'Failures'),
             el('th', { class: 'num' }, 'Ejections'),
             el('th', {}, 'Health check'),
           ),
         ),
-        el('tbody', {}, ...service.targets.map((target) => targetRow(target, now))),
+        el('tbody', {}, ...service.targets.map((target) => targetRow(target, now, weighted))),
       ),
     );
   }
