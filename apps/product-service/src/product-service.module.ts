@@ -1,4 +1,4 @@
-import { CommonHttpModule, OpenApiInfo, serverConfig } from '@app/common';
+import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceMetricsModule } from '@app/common';
 import {
   CreateIdempotencyRecords1765000000000,
   CreateStorageProbe1765000000100,
@@ -20,6 +20,7 @@ export const PRODUCT_SERVICE_API: OpenApiInfo = {
   imports: [
     ConfigModule.forRoot({ ignoreEnvFile: true, load: [serverConfig(3001)] }),
     CommonHttpModule.forRoot({ service: 'product-service' }),
+    ServiceMetricsModule,
     DatabaseModule.forRoot({
       defaultFile: 'products.db',
       migrations: [

@@ -1,4 +1,4 @@
-import { CommonHttpModule, OpenApiInfo, serverConfig } from '@app/common';
+import { CommonHttpModule, OpenApiInfo, serverConfig, ServiceMetricsModule } from '@app/common';
 import {
   CreateIdempotencyRecords1765000000000,
   CreateStorageProbe1765000000100,
@@ -21,6 +21,7 @@ export const USER_SERVICE_API: OpenApiInfo = {
   imports: [
     ConfigModule.forRoot({ ignoreEnvFile: true, load: [serverConfig(3002)] }),
     CommonHttpModule.forRoot({ service: 'user-service' }),
+    ServiceMetricsModule,
     DatabaseModule.forRoot({
       defaultFile: 'users.db',
       migrations: [

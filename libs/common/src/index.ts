@@ -10,6 +10,8 @@ export * from './identity';
 export * from './json-depth';
 export * from './log-throttle';
 export * from './logger';
+export * from './metrics/service-metrics';
+export * from './metrics/service-metrics.module';
 export * from './openapi';
 export * from './request-context.middleware';
 export * from './redis-url';
