@@ -12,6 +12,7 @@ import { DataSource } from 'typeorm';
 import { ProductServiceModule } from '../../product-service/src/product-service.module';
 import { UserServiceModule } from '../../user-service/src/user-service.module';
 import { CheckoutServiceModule } from '../src/checkout-service.module';
+import { sampleOf } from '../../../test/support/prometheus-text';
 import { closedPortUrl, DelayingForwarder } from './support/delaying-forwarder';
 
 /**
@@ -510,5 +511,38 @@ describe('checkout-service (e2e)', () => {
         'Invalid configuration: PRODUCT_SERVICE_URLS="http://127.0.0.1:3001,not a url": must be a comma-separated list of http(s) URLs',
       );
     }, 30_000);
+  });
+
+  describe('/metrics', () => {
+    const scrape = async () =>
+      (await request(checkout.getHttpServer()).get('/metrics').expect(200)).text;
+
+    it('should count an order and its read under their route templates', async () => {
+      const placed = 'http_requests_total{method="POST",route="/",status="201"}';
+      const read = 'http_requests_total{method="GET",route="/orders/:id",status="200"}';
+      const latency = 'http_request_duration_seconds_count{method="GET",route="/orders/:id"}';
+      const before = await scrape();
+      const created = await order(checkout, uma, { productId: dime, quantity: 1 }).expect(201);
+      await request(checkout.getHttpServer())
+        .get(`/orders/${created.body.id}`)
+        .set(uma)
+        .expect(200);
+      const after = await scrape();
+      expect(sampleOf(after, placed)).toBe(sampleOf(before, placed) + 1);
+      expect(sampleOf(after, read)).toBe(sampleOf(before, read) + 1);
+      expect(sampleOf(after, latency)).toBe(sampleOf(before, latency) + 1);
+      expect(after).not.toContain(`/orders/${created.body.id}"`);
+      if (externalDatabaseUrl) {
+        expect(after).toMatch(/^db_pool_waiting_clients \d+$/m);
+      } else {
+        const waits = 'db_write_lock_wait_seconds_count';
+        expect(sampleOf(after, waits)).toBeGreaterThanOrEqual(sampleOf(before, waits) + 1);
+      }
+    });
+
+    it("should keep each app's series in its own registry", async () => {
+      const peer = (await request(products.getHttpServer()).get('/metrics').expect(200)).text;
+      expect(peer).not.toContain('route="/orders/:id"');
+    });
   });
 });

@@ -5,6 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { sampleOf } from '../../../test/support/prometheus-text';
 import { UserServiceModule } from '../src/user-service.module';
 
 /**
@@ -594,6 +596,36 @@ describe('user-service (e2e)', () => {
     it('should answer readiness on the second replica too', async () => {
       const ready = await request(replica.getHttpServer()).get('/health/ready').expect(200);
       expect(ready.body.details.database.status).toBe('up');
+    });
+  });
+
+  describe('/metrics', () => {
+    const scrape = async () =>
+      (await request(app.getHttpServer()).get('/metrics').expect(200)).text;
+
+    it('should count requests under their route templates, the internal ones included', async () => {
+      const read = 'http_requests_total{method="GET",route="/:id",status="200"}';
+      const verified =
+        'http_requests_total{method="POST",route="/internal/credentials/verify",status="200"}';
+      const before = await scrape();
+      await request(app.getHttpServer()).get(`/${uma.id}`).set(as(uma)).expect(200);
+      await verify(app, 'user@example.com', 'user-password-123').expect(200);
+      const after = await scrape();
+      expect(sampleOf(after, read)).toBe(sampleOf(before, read) + 1);
+      expect(sampleOf(after, verified)).toBe(sampleOf(before, verified) + 1);
+      expect(after).not.toMatch(new RegExp(`route="/${uma.id}"`));
+    });
+
+    it('should record a registration in the database wait metrics', async () => {
+      const waits = 'db_write_lock_wait_seconds_count';
+      const before = await scrape();
+      await register('measured');
+      const after = await scrape();
+      if (app.get(DataSource).options.type === 'postgres') {
+        expect(after).toMatch(/^db_pool_waiting_clients \d+$/m);
+      } else {
+        expect(sampleOf(after, waits)).toBeGreaterThanOrEqual(sampleOf(before, waits) + 1);
+      }
     });
   });
 });

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DataSource, MigrationInterface } from 'typeorm';
 import { databaseConfig } from './database.config';
+import { DatabaseMetrics } from './database-metrics';
 import { prepareSchema, SeedFunction } from './migrations';
 import { WriteLock } from './write-lock';
 
@@ -62,7 +63,8 @@ class SchemaPreparer implements OnModuleInit {
 
 /**
  * TypeORM over SQLite (WAL, busy timeout) by default, or PostgreSQL when `DATABASE_URL` is set.
- * Migrations run at start under a lock, so replicas starting together apply them once.
+ * Migrations run at start under a lock, so replicas starting together apply them once. Needs
+ * `ServiceMetricsModule`: the lock's waits and the pool's queue are recorded in its registry.
  */
 @Module({})
 export class DatabaseModule {
@@ -83,6 +85,7 @@ export class DatabaseModule {
       providers: [
         { provide: DATABASE_MODULE_OPTIONS, useValue: options },
         SchemaPreparer,
+        DatabaseMetrics,
         WriteLock,
       ],
       exports: [WriteLock],

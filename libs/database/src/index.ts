@@ -1,4 +1,5 @@
 export * from './database.config';
+export * from './database-metrics';
 export * from './database.module';
 export * from './health/create-storage-probe.migration';
 export * from './health/service-health.module';

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { WriteLock } from '@app/database';
+import { ServiceMetrics } from '@app/common';
+import { DatabaseMetrics, WriteLock } from '@app/database';
 import { DataSource, Repository } from 'typeorm';
 import { CreateUsers1764150000000 } from '../migrations/1764150000000-create-users';
 import { AddEmailSkeleton1765000000200 } from '../migrations/1765000000200-add-email-skeleton';
@@ -18,7 +19,12 @@ describe('AdminBootstrap', () => {
   let logs: Array<{ level: string; entry: Record<string, unknown> }>;
 
   const bootstrap = (using: PasswordHasher = hasher) =>
-    new AdminBootstrap({ account: ROOT }, users, using, new WriteLock(dataSource));
+    new AdminBootstrap(
+      { account: ROOT },
+      users,
+      using,
+      new WriteLock(dataSource, new DatabaseMetrics(new ServiceMetrics(), dataSource)),
+    );
 
   const register = async (roles: string[], password: string): Promise<User> => {
     const now = new Date().toISOString();

@@ -5,6 +5,8 @@ import {
   UnprocessableEntityException,
 } from '@nestjs/common';
 import { Column, DataSource, Entity, EntityManager, PrimaryGeneratedColumn } from 'typeorm';
+import { ServiceMetrics } from '@app/common';
+import { DatabaseMetrics } from '../database-metrics';
 import { WriteLock } from '../write-lock';
 import { CreateIdempotencyRecords1765000000000 } from './create-idempotency-records.migration';
 import { IdempotencyRecord, IdempotencyStatus } from './idempotency-record.entity';
@@ -145,7 +147,7 @@ describe('IdempotencyService (SQLite)', () => {
       'CREATE TABLE effects (id INTEGER PRIMARY KEY AUTOINCREMENT, label VARCHAR(20))',
     );
     now = 1_700_000_000_000;
-    lock = new WriteLock(dataSource);
+    lock = new WriteLock(dataSource, new DatabaseMetrics(new ServiceMetrics(), dataSource));
     service = new IdempotencyService(dataSource.getRepository(IdempotencyRecord), lock, {
       ...options,
       heartbeatMs: 0,
