@@ -169,6 +169,25 @@ describe('gateway: routing, paths and forwarding', () => {
       },
     );
 
+    it.each([
+      ['GET', '/api/users/metrics'],
+      ['GET', '/api/products/metrics'],
+      ['GET', '/api/products/Metrics/'],
+      ['GET', '/api/products/%6Detrics'],
+      ['POST', '/api/users/METRICS'],
+    ])("should never forward %s %s, a service's Prometheus metrics", async (method, path) => {
+      const res = await gateway.send(method, path);
+      expect(res.status).toBe(404);
+      expect(res.json.statusCode).toBe(404);
+      expect(totalSeen()).toBe(0);
+    });
+
+    it('should forward a segment that merely starts with "metrics"', async () => {
+      const res = await gateway.send('GET', '/api/products/metricsx');
+      expect(res.status).toBe(200);
+      expect(products.seen.map((s) => s.url)).toEqual(['/metricsx']);
+    });
+
     it('should forward a segment that merely starts with "internal"', async () => {
       const res = await gateway.send('GET', '/api/users/internals');
       expect(res.status).toBe(200);

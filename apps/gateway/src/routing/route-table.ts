@@ -1,4 +1,4 @@
-import { OPENAPI_JSON_PATH } from '@app/common';
+import { METRICS_PATH, OPENAPI_JSON_PATH } from '@app/common';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuthPolicy } from './auth-policy';
 import {
@@ -19,7 +19,7 @@ export interface RouteMatch {
   readonly path: string;
   /** The auth policy for this method and stripped path (first matching rule, else the default). */
   readonly policy: AuthPolicy;
-  /** Under the service's `/internal` or its raw OpenAPI document (`/docs-json`): never forwarded. */
+  /** Under the service's `/internal`, its raw OpenAPI document (`/docs-json`) or `/metrics`: never forwarded. */
   readonly fenced: boolean;
   /** The service's cache settings when this is a GET of a cached service, else `null`. */
   readonly cache: CacheConfig | null;
@@ -43,7 +43,7 @@ interface CompiledLimit extends CompiledMatch {
 }
 
 /** Stripped paths (lower case) that stay behind the gateway, with everything under them. */
-const FENCED = ['/internal', OPENAPI_JSON_PATH];
+const FENCED = ['/internal', OPENAPI_JSON_PATH, METRICS_PATH];
 
 /**
  * Maps canonical paths to services: case-sensitive, on segment boundaries, longest base path first.
