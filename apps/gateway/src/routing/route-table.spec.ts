@@ -71,7 +71,7 @@ describe('RouteTable', () => {
     });
   });
 
-  it('should fence every case variant of /internal and /docs-json and nothing else', () => {
+  it('should fence every case variant of /internal, /docs-json and /metrics and nothing else', () => {
     const fenced = (p: string) => table.resolve(path(p), 'GET')?.fenced;
     expect(fenced('/api/users/internal')).toBe(true);
     expect(fenced('/api/users/internal/credentials')).toBe(true);
@@ -79,9 +79,13 @@ describe('RouteTable', () => {
     expect(fenced('/api/users/docs-json')).toBe(true);
     expect(fenced('/api/users/Docs-JSON')).toBe(true);
     expect(fenced('/api/users/docs-json/')).toBe(true);
+    expect(fenced('/api/users/metrics')).toBe(true);
+    expect(fenced('/api/users/METRICS/')).toBe(true);
     expect(fenced('/api/users/internals')).toBe(false);
     expect(fenced('/api/users/docs-jsonx')).toBe(false);
     expect(fenced('/api/users/docs')).toBe(false);
+    expect(fenced('/api/users/metricsx')).toBe(false);
+    expect(fenced('/api/users/x/metrics')).toBe(false);
     expect(fenced('/api/users/x/internal')).toBe(false);
     expect(fenced('/api/users/x/docs-json')).toBe(false);
     expect(fenced('/api/users')).toBe(false);
