@@ -44,9 +44,9 @@ ARG APP
 # pg because DATABASE_URL (docker-stack.postgres.yml) chooses PostgreSQL at run time.
 RUN case "$APP" in \
       gateway) unused="better-sqlite3 pg typeorm @nestjs/typeorm" ;; \
-      product-service) unused="@redis/client prom-client undici yaml @nestjs/jwt @nestjs/axios" ;; \
-      user-service) unused="prom-client undici yaml @nestjs/jwt @nestjs/axios" ;; \
-      checkout-service) unused="@redis/client prom-client undici yaml @nestjs/jwt" ;; \
+      product-service) unused="@redis/client undici yaml @nestjs/jwt @nestjs/axios" ;; \
+      user-service) unused="undici yaml @nestjs/jwt @nestjs/axios" ;; \
+      checkout-service) unused="@redis/client undici yaml @nestjs/jwt" ;; \
       *) echo "build with --build-arg APP=<gateway|user-service|product-service|checkout-service>, got '$APP'" >&2; exit 1 ;; \
     esac \
  && for p in $unused; do npm pkg delete "dependencies.$p"; done \
