@@ -1,22 +1,9 @@
-import type { Dispatcher } from 'undici';
 import { LeastRequestBalancer } from './least-request-balancer';
-import { TargetHealth } from './target-health';
-import { UpstreamTarget } from './upstream-target';
+import { equalTargets } from './test/balancer-targets';
 
 describe('LeastRequestBalancer', () => {
   let now = 0;
-  const targets = (n: number) =>
-    Array.from(
-      { length: n },
-      (_, i) =>
-        new UpstreamTarget(
-          'svc',
-          i,
-          `http://t${i}`,
-          {} as Dispatcher,
-          new TargetHealth({ failures: 1, cooldownMs: 10, maxCooldownMs: 10 }, () => now),
-        ),
-    );
+  const targets = (n: number) => equalTargets(n, () => now);
   /** A random source that returns `values` in turn. */
   const sequence = (...values: number[]) => {
     let i = 0;

@@ -1,22 +1,10 @@
-import type { Dispatcher } from 'undici';
 import { RoundRobinBalancer } from './round-robin-balancer';
-import { TargetHealth } from './target-health';
-import { TriedTargets, UpstreamTarget, withTried } from './upstream-target';
+import { TriedTargets, withTried } from './upstream-target';
+import { equalTargets } from './test/balancer-targets';
 
 describe('RoundRobinBalancer', () => {
   let now = 0;
-  const targets = (n: number) =>
-    Array.from(
-      { length: n },
-      (_, i) =>
-        new UpstreamTarget(
-          'svc',
-          i,
-          `http://t${i}`,
-          {} as Dispatcher,
-          new TargetHealth({ failures: 1, cooldownMs: 10, maxCooldownMs: 10 }, () => now),
-        ),
-    );
+  const targets = (n: number) => equalTargets(n, () => now);
   const origins = (balancer: RoundRobinBalancer, n: number, tried: TriedTargets = null) =>
     Array.from({ length: n }, () => balancer.pick(tried)?.target.origin ?? null);
 

@@ -1,23 +1,10 @@
-import type { Dispatcher } from 'undici';
-import { TargetHealth } from './target-health';
-import { TriedTargets, UpstreamTarget } from './upstream-target';
+import { TriedTargets } from './upstream-target';
 import { WeightedBalancer } from './weighted-balancer';
+import { balancerTargets } from './test/balancer-targets';
 
 describe('WeightedBalancer', () => {
   let now = 0;
-  const targets = (...weights: number[]) =>
-    weights.map(
-      (weight, i) =>
-        new UpstreamTarget(
-          'svc',
-          i,
-          `http://t${i}`,
-          {} as Dispatcher,
-          new TargetHealth({ failures: 1, cooldownMs: 10, maxCooldownMs: 10 }, () => now),
-          `http://t${i}`,
-          weight,
-        ),
-    );
+  const targets = (...weights: number[]) => balancerTargets(weights, () => now);
   const names = (balancer: WeightedBalancer, n: number, tried: TriedTargets = null) =>
     Array.from({ length: n }, () => balancer.pick(tried)?.target.origin.slice(7) ?? null).join(' ');
   const tally = (balancer: WeightedBalancer, n: number) => {
