@@ -13,7 +13,8 @@ import { ProductServiceModule } from '../../product-service/src/product-service.
 import { UserServiceModule } from '../../user-service/src/user-service.module';
 import { CheckoutServiceModule } from '../src/checkout-service.module';
 import { sampleOf } from '../../../test/support/prometheus-text';
-import { closedPortUrl, DelayingForwarder } from './support/delaying-forwarder';
+import { freePort } from '../../../test/support/ports';
+import { DelayingForwarder } from './support/delaying-forwarder';
 
 /**
  * The checkout service against the real product and user services, each booted here on an
@@ -115,7 +116,7 @@ describe('checkout-service (e2e)', () => {
       DATABASE_PATH: join(dir, 'users.db'),
     });
     usersUrl = urlOf(users);
-    closedUrl = await closedPortUrl();
+    closedUrl = `http://127.0.0.1:${await freePort()}`;
     slowProducts = new DelayingForwarder(productsUrl);
     slowProductsUrl = await slowProducts.start();
     checkout = await boot(CheckoutServiceModule, checkoutEnv([productsUrl]));

@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import axios from 'axios';
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { freePort } from '../../../test/support/ports';
 import { ReplicaCaller, ReplicaSet } from './replica-caller';
 
 /** A replica that answers every request with `status` and records what it saw. */
@@ -44,15 +45,6 @@ class FakeReplica {
   }
 }
 
-/** A URL nothing listens on: a port taken from the OS and released again. */
-async function closedPortUrl(): Promise<string> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
-
 describe('ReplicaCaller', () => {
   const http = new HttpService(axios.create());
   const replicas: FakeReplica[] = [];
@@ -91,7 +83,7 @@ describe('ReplicaCaller', () => {
   });
 
   it('should go past a closed port to the next replica and answer from it', async () => {
-    const closed = await closedPortUrl();
+    const closed = `http://127.0.0.1:${await freePort()}`;
     const up = await replica({ status: 200, body: { id: 1 } });
     const res = await get(caller([closed, up.url]), '/1', { 'x-request-id': 'trace-1' });
     expect(res.status).toBe(200);
@@ -163,7 +155,7 @@ describe('ReplicaCaller', () => {
   });
 
   it('should be unavailable when every replica is a closed port, or none is configured', async () => {
-    const urls = [await closedPortUrl(), await closedPortUrl()];
+    const urls = [`http://127.0.0.1:${await freePort()}`, `http://127.0.0.1:${await freePort()}`];
     await expect(caller(urls).call({ method: 'GET', path: '/x' })).resolves.toMatchObject({
       kind: 'unavailable',
       reason: `${urls[0]}: ECONNREFUSED`,
@@ -221,7 +213,7 @@ describe('ReplicaCaller', () => {
     });
 
     it('should still go to the next replica when the connection was refused', async () => {
-      const closed = await closedPortUrl();
+      const closed = `http://127.0.0.1:${await freePort()}`;
       const good = await replica({ status: 201 });
       const outcome = await caller([closed, good.url]).call({ method: 'POST', path: '/x' });
       expect(outcome).toMatchObject({ kind: 'answered', target: good.url });

@@ -42,12 +42,3 @@ export class DelayingForwarder {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
-
-/** A URL nothing listens on: a port taken from the OS and released again. */
-export async function closedPortUrl(): Promise<string> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}

@@ -6,6 +6,7 @@ import {
   ServerResponse,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { freePort } from '../../../../test/support/ports';
 
 /** What an upstream saw of one request (health checks are not recorded). */
 export interface SeenRequest {
@@ -117,10 +118,7 @@ export class TestUpstream {
   }
 }
 
-/** A port that nothing listens on (bound, then released). */
-export async function closedPort(): Promise<number> {
-  const probe = await new TestUpstream().start(0);
-  const port = probe.port;
-  await probe.kill();
-  return port;
+/** A port that nothing listens on (bound, then released), never one handed out before. */
+export function closedPort(): Promise<number> {
+  return freePort();
 }
