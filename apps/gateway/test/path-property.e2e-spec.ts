@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { isSegmentPrefix, parseGatewayConfig } from '../src/routing/gateway-config.loader';
+import { parseGatewayConfig } from '../src/routing/gateway-config.loader';
+import { isSegmentPrefix } from '../src/routing/gateway-config.rules';
 import { PathCanonicalizer } from '../src/routing/path-canonicalizer';
 import { RouteTable } from '../src/routing/route-table';
 import { DOT_AND_ESCAPE_FORMS } from './support/path-forms';

@@ -36,7 +36,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
  *  3. `RouteTable`         not under a service's base path: to Express, and the pipeline is done.
  *     A routed request gets its `ProxyExchange`, then goes through its service's steps
  *     (`ROUTE_STEPS` order, less those that never apply to the service):
- *  4. `Fence`              `/internal` and the raw OpenAPI document: 404.
+ *  4. `Fence`              `/internal`, `/metrics` and the raw OpenAPI document: 404.
  *  5. `CorsPreflight`      a CORS preflight: 204, answered by the gateway.
  *  6. `BodyLimit`          a declared body over `bodyLimitBytes`: 413.
  *  7. `Authorization`      the route's auth policy: 401/403, or identity headers for the upstream.

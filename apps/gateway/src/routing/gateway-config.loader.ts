@@ -9,8 +9,6 @@ import { CONFIG_FORMATS } from './gateway-config.formats';
 import { crossFieldProblems } from './gateway-config.rules';
 import { GatewayConfigDocument, GatewayConfigSchema } from './gateway-config.schema';
 
-export { isSegmentPrefix } from './gateway-config.rules';
-
 /** Thrown when the gateway config file is missing, unreadable or invalid; the message names every bad field. */
 export class GatewayConfigError extends ConfigurationError {
   override readonly name = 'GatewayConfigError';

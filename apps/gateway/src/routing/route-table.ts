@@ -8,7 +8,7 @@ import {
   RateLimitConfig,
   ServiceConfig,
 } from './gateway-config';
-import { isSegmentPrefix } from './gateway-config.loader';
+import { isSegmentPrefix } from './gateway-config.rules';
 import { GATEWAY_CONFIG } from './routing.tokens';
 import type { CanonicalPath } from './path-canonicalizer';
 
