@@ -45,7 +45,10 @@ describe('gateway: balancing, retries and upstream health', () => {
   ];
   /** Backoff jitter as the gateway draws it; a test may pin it. */
   let jitter = Math.random;
-  /** Every draw the gateway made, in order: when (on this process's clock) and the value. */
+  /**
+   * Every draw the gateway made, in order: when (on this process's clock) and the value. Each one is
+   * a backoff, as every service here balances round-robin.
+   */
   let draws: Array<{ at: number; value: number }> = [];
   const drawJitter = (): number => {
     const value = jitter();

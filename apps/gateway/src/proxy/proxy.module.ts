@@ -7,7 +7,7 @@ import { RoutingModule } from '../routing/routing.module';
 import { AccessLog } from './access-log';
 import { RequestPipeline } from './request-pipeline';
 import { ProxyMount } from './proxy-mount';
-import { BACKOFF_RANDOM } from './proxy.tokens';
+import { PROXY_RANDOM } from './proxy.tokens';
 import { UpstreamHealth } from './upstream-health';
 import { UpstreamRegistry } from './upstream-registry';
 
@@ -15,7 +15,7 @@ import { UpstreamRegistry } from './upstream-registry';
 @Module({
   imports: [RoutingModule, MetricsModule, AuthModule, RateLimitModule, ResponseCacheModule],
   providers: [
-    { provide: BACKOFF_RANDOM, useValue: Math.random },
+    { provide: PROXY_RANDOM, useValue: Math.random },
     UpstreamRegistry,
     UpstreamHealth,
     AccessLog,

@@ -1,2 +1,2 @@
-/** Source of randomness for retry backoff jitter (`() => number` in [0, 1)); replaceable in tests. */
-export const BACKOFF_RANDOM = Symbol('BACKOFF_RANDOM');
+/** The proxy's random source (`() => number` in [0, 1)): backoff jitter and least-request draws; replaceable in tests. */
+export const PROXY_RANDOM = Symbol('PROXY_RANDOM');

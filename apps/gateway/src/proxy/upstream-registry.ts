@@ -5,7 +5,7 @@ import { GatewayMetrics, ServiceMetrics } from '../metrics/gateway-metrics';
 import type { GatewayConfig, ServiceConfig } from '../routing/gateway-config';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';
 import { CorsPolicy } from './cors-policy';
-import { BACKOFF_RANDOM } from './proxy.tokens';
+import { PROXY_RANDOM } from './proxy.tokens';
 import { RetryPolicy } from './retry-policy';
 import { Balancer } from './balancer';
 import { LeastRequestBalancer } from './least-request-balancer';
@@ -83,7 +83,7 @@ export class UpstreamRegistry implements OnApplicationShutdown {
   constructor(
     @Inject(GATEWAY_CONFIG) config: GatewayConfig,
     private readonly metrics: GatewayMetrics,
-    @Inject(BACKOFF_RANDOM) random: () => number,
+    @Inject(PROXY_RANDOM) random: () => number,
   ) {
     this.services = config.services.map((service) => {
       const fixed = service.discovery.enabled

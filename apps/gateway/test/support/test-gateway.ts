@@ -10,7 +10,7 @@ import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import { AuthService } from '../../src/auth/auth.service';
 import { GatewayModule } from '../../src/gateway.module';
-import { BACKOFF_RANDOM } from '../../src/proxy/proxy.tokens';
+import { PROXY_RANDOM } from '../../src/proxy/proxy.tokens';
 
 export interface Reply {
   status: number;
@@ -65,7 +65,7 @@ export class TestGateway {
     process.env.LOG_LEVEL = 'error';
     let builder = Test.createTestingModule({ imports: [GatewayModule] });
     if (this.options.random) {
-      builder = builder.overrideProvider(BACKOFF_RANDOM).useValue(this.options.random);
+      builder = builder.overrideProvider(PROXY_RANDOM).useValue(this.options.random);
     }
     if (!this.options.enforceAuth) {
       builder = builder.overrideProvider(AuthService).useValue({ authorize: () => ({ ok: true }) });
