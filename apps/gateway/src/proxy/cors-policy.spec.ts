@@ -40,6 +40,9 @@ describe('CorsPolicy', () => {
     const already: OutgoingHttpHeaders = { vary: 'origin' };
     policy.decorate(already, undefined);
     expect(already.vary).toBe('origin');
+    const everything: OutgoingHttpHeaders = { vary: '*' };
+    policy.decorate(everything, undefined);
+    expect(everything.vary).toBe('*');
   });
 
   it('should answer * for any origin only without credentials', () => {

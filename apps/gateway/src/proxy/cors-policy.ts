@@ -1,5 +1,9 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { CorsConfig } from '../routing/gateway-config';
+import { mergeHeaders } from './header-merge';
+
+/** An answer that depends on the request's `Origin` says so, for the caches on the way. */
+const VARY_ORIGIN: OutgoingHttpHeaders = Object.freeze({ vary: 'Origin' });
 
 /**
  * A service's CORS rules, answered by the gateway alone: an origin is allowed only when it is on
@@ -36,7 +40,7 @@ export class CorsPolicy {
 
   /** Adds the CORS headers of an actual response to `headers` (which may carry the upstream's `Vary`). */
   decorate(headers: OutgoingHttpHeaders, origin: string | undefined): void {
-    headers.vary = withOrigin(headers.vary);
+    mergeHeaders(headers, VARY_ORIGIN);
     const allowed = this.allowedOrigin(origin);
     if (allowed === undefined) return;
     Object.assign(headers, this.originHeaders(allowed));
@@ -50,12 +54,6 @@ export class CorsPolicy {
       ? { 'access-control-allow-origin': allowed, 'access-control-allow-credentials': 'true' }
       : { 'access-control-allow-origin': allowed };
   }
-}
-
-function withOrigin(vary: OutgoingHttpHeaders[string]): string {
-  if (vary === undefined) return 'Origin';
-  const text = Array.isArray(vary) ? vary.join(', ') : String(vary);
-  return /(^|,)\s*(origin|\*)\s*(,|$)/i.test(text) ? text : `${text}, Origin`;
 }
 
 /** A CORS preflight: `OPTIONS` with `Origin` and `Access-Control-Request-Method`. */

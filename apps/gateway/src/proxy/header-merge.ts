@@ -5,8 +5,8 @@ const LIST_HEADERS = new Set(['vary']);
 
 /**
  * Adds `extra` to `into`. A list header present in both keeps every value once (`Vary: Accept`
- * and `Vary: Origin` become `Vary: Accept, Origin`); any other header of `extra` replaces the one
- * in `into`.
+ * and `Vary: Origin` become `Vary: Accept, Origin`; `*` stands for every value, so it stays alone);
+ * any other header of `extra` replaces the one in `into`.
  */
 export function mergeHeaders(into: OutgoingHttpHeaders, extra: OutgoingHttpHeaders): void {
   for (const name of Object.keys(extra)) {
@@ -27,6 +27,7 @@ function mergedList(
     const text = Array.isArray(part) ? part.join(',') : String(part);
     for (const token of text.split(',')) {
       const item = token.trim();
+      if (item === '*') return '*';
       if (item === '' || seen.has(item.toLowerCase())) continue;
       seen.add(item.toLowerCase());
       items.push(item);
