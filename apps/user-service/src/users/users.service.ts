@@ -84,10 +84,11 @@ export class UsersService {
     const user = await this.findOrFail(id);
     const changes: Partial<User> = {};
     if (dto.name !== undefined) changes.name = dto.name;
-    if (dto.email !== undefined && canonicalEmail(dto.email) !== user.email) {
-      changes.email = canonicalEmail(dto.email);
-      changes.emailSkeleton = emailSkeleton(changes.email);
-      await this.assertEmailFree(changes.email, id);
+    const email = dto.email === undefined ? undefined : canonicalEmail(dto.email);
+    if (email !== undefined && email !== user.email) {
+      changes.email = email;
+      changes.emailSkeleton = emailSkeleton(email);
+      await this.assertEmailFree(email, id);
     }
     if (dto.password !== undefined) changes.passwordHash = await this.hasher.hash(dto.password);
     changes.updatedAt = new Date().toISOString();
