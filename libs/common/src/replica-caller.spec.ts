@@ -102,17 +102,6 @@ describe('ReplicaCaller', () => {
     expect(b.replica.seen).toHaveLength(3);
   });
 
-  it('should read a function of URLs at each call', async () => {
-    const a = await replica({ status: 200 });
-    const b = await replica({ status: 200 });
-    let urls = [a.url];
-    const c = caller([], { urls: () => urls });
-    await get(c, '/x');
-    urls = [b.url];
-    await get(c, '/x');
-    expect([a.replica.seen.length, b.replica.seen.length]).toEqual([1, 1]);
-  });
-
   it.each([502, 503, 504])('should try the next replica after a %d', async (status) => {
     const bad = await replica({ status });
     const good = await replica({ status: 200 });

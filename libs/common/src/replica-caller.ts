@@ -16,8 +16,8 @@ const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 25, maxMs: 250 };
 export interface ReplicaSet {
   /** Name used in logs and in the reason of an unavailable outcome. */
   service: string;
-  /** Base URLs of the replicas; a function is read at each call, so a reloaded list is used at once. */
-  urls: readonly string[] | (() => readonly string[]);
+  /** Base URLs of the replicas. */
+  urls: readonly string[];
   /** Bound on one try, connection to last byte. */
   timeoutMs: number;
   /** Tries per call across replicas, the first included; one per replica when not given. */
@@ -80,8 +80,7 @@ export class ReplicaCaller {
    * `unavailable` when no try got one.
    */
   async call<T>(request: ReplicaRequest): Promise<ReplicaOutcome<T>> {
-    const urls =
-      typeof this.replicas.urls === 'function' ? this.replicas.urls() : this.replicas.urls;
+    const { urls } = this.replicas;
     if (urls.length === 0) {
       return { kind: 'unavailable', reason: `${this.service}: no replica configured` };
     }

@@ -8,7 +8,7 @@ import { authConfig } from './auth.config';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { TRUSTED_PROXY_HOPS } from './auth.tokens';
-import { CredentialsClient, USER_SERVICE_URLS, UserServiceUrls } from './credentials.client';
+import { CredentialsClient, USER_SERVICE_URLS } from './credentials.client';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../redis/rate-limit-store';
 import { LoginRateLimiter } from './login-rate-limiter';
@@ -85,11 +85,9 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
     {
       provide: USER_SERVICE_URLS,
       inject: [GATEWAY_CONFIG, authConfig.KEY],
-      useFactory: (gateway: GatewayConfig, config: AuthConfig): UserServiceUrls => {
+      useFactory: (gateway: GatewayConfig, config: AuthConfig): readonly string[] => {
         const targets = gateway.services.find((s) => s.name === USER_SERVICE_NAME)?.targets;
-        const urls =
-          targets && targets.length > 0 ? targets.map((t) => t.url) : config.userServiceUrls;
-        return () => urls;
+        return targets && targets.length > 0 ? targets.map((t) => t.url) : config.userServiceUrls;
       },
     },
     {

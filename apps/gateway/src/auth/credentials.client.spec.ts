@@ -46,7 +46,7 @@ describe('CredentialsClient', () => {
   const client = (urls: string[], timeoutMs = 1_000) =>
     new CredentialsClient(
       new HttpService(axios.create()),
-      () => urls,
+      urls,
       testAuthConfig({ userServiceTimeoutMs: timeoutMs }),
     );
 

@@ -5,9 +5,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { authConfig } from './auth.config';
 
-/** Where the user-service replicas listen; read at each login, so a config reload is picked up. */
+/** Where the user-service replicas listen (`readonly string[]`). */
 export const USER_SERVICE_URLS = Symbol('USER_SERVICE_URLS');
-export type UserServiceUrls = () => readonly string[];
 
 export type CredentialsCheck =
   | { readonly kind: 'valid'; readonly user: UserView }
@@ -27,7 +26,7 @@ export class CredentialsClient {
 
   constructor(
     http: HttpService,
-    @Inject(USER_SERVICE_URLS) urls: UserServiceUrls,
+    @Inject(USER_SERVICE_URLS) urls: readonly string[],
     @Inject(authConfig.KEY) config: ConfigType<typeof authConfig>,
   ) {
     this.caller = new ReplicaCaller(http, {
