@@ -8,6 +8,7 @@ import {
   ServiceDocument,
   ServiceOptionsDocument,
   ServiceOptionsSchema,
+  WebSocketsSchema,
 } from './gateway-config.schema';
 
 /*
@@ -82,7 +83,11 @@ export type ServiceConfig = ServiceOptions &
     readonly index: number;
   };
 
+/** Gateway-wide limits of WebSocket tunnels. */
+export type WebSocketsConfig = Filled<Exclude<GatewayConfigDocument['websockets'], undefined>>;
+
 export type GatewayConfig = Filled<Pick<GatewayConfigDocument, 'trustedProxyHops'>> & {
+  readonly websockets: WebSocketsConfig;
   /** The file the configuration was read from. */
   readonly source: string;
   readonly services: readonly ServiceConfig[];
@@ -111,6 +116,7 @@ export function resolveGatewayConfig(
   return {
     source,
     trustedProxyHops: document.trustedProxyHops ?? 0,
+    websockets: withDefaults(WebSocketsSchema, document.websockets) as WebSocketsConfig,
     services: document.services.map((service, index) => {
       const { name, basePath, targets, ...options } = service;
       return {
