@@ -10,8 +10,12 @@ import { ProxyMount } from './proxy-mount';
 import { PROXY_RANDOM } from './proxy.tokens';
 import { UpstreamHealth } from './upstream-health';
 import { UpstreamRegistry } from './upstream-registry';
+import { TunnelMetrics } from './websocket/tunnel-metrics';
+import { TunnelRegistry } from './websocket/tunnel-registry';
+import { WebSocketMount } from './websocket/websocket-mount';
+import { WebSocketUpgrade } from './websocket/websocket-upgrade';
 
-/** The proxy path: mounted ahead of Express, built from the providers below. */
+/** The proxy path, mounted ahead of Express, and the WebSocket upgrades beside it. */
 @Module({
   imports: [RoutingModule, MetricsModule, AuthModule, RateLimitModule, ResponseCacheModule],
   providers: [
@@ -21,7 +25,11 @@ import { UpstreamRegistry } from './upstream-registry';
     AccessLog,
     RequestPipeline,
     ProxyMount,
+    TunnelMetrics,
+    TunnelRegistry,
+    WebSocketUpgrade,
+    WebSocketMount,
   ],
-  exports: [UpstreamRegistry, UpstreamHealth],
+  exports: [UpstreamRegistry, UpstreamHealth, TunnelRegistry],
 })
 export class ProxyModule {}

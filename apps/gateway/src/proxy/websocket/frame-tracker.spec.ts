@@ -1,5 +1,11 @@
-import { Receiver } from 'ws';
+import type { Writable } from 'node:stream';
+import * as ws from 'ws';
 import { closeFrame, FrameTracker } from './frame-tracker';
+
+/** ws's own frame parser, which @types/ws does not describe. */
+const { Receiver } = ws as unknown as {
+  Receiver: new (options: { isServer: boolean }) => Writable;
+};
 
 /** The examples of RFC 6455 5.7. */
 const HELLO = Buffer.from([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
@@ -57,8 +63,8 @@ describe('FrameTracker', () => {
   it('should read the 16- and 64-bit lengths, also when a header is split over chunks', () => {
     const frames = [binary(256), binary(70_000, true), HELLO];
     const stream = Buffer.concat(frames);
-    const ends = frames.map(
-      (_, i) => frames.slice(0, i + 1).reduce((sum, f) => sum + f.length, 0) as number,
+    const ends = frames.map((_, i) =>
+      frames.slice(0, i + 1).reduce<number>((sum, f) => sum + f.length, 0),
     );
     for (const size of [1, 2, 3, 7, 13, 1_000, stream.length]) {
       expect(boundaries(stream, size)).toEqual(expect.arrayContaining(ends));

@@ -1,0 +1,298 @@
+import { IDENTITY_HEADERS } from '@app/contracts';
+import { APP_PINO, requestIdOf, SERVER_CONFIG, ServerConfig, ShutdownState } from '@app/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { AuthOutcome } from '../../auth/auth.service';
+import { AuthService } from '../../auth/auth.service';
+import { GatewayMetrics, ServiceMetrics } from '../../metrics/gateway-metrics';
+import { clientAddress } from '../../routing/client-address';
+import type { GatewayConfig } from '../../routing/gateway-config';
+import { PathCanonicalizer } from '../../routing/path-canonicalizer';
+import { RouteMatch, RouteTable } from '../../routing/route-table';
+import { GATEWAY_CONFIG } from '../../routing/routing.tokens';
+import { AccessLog } from '../access-log';
+import { clientResponseHeaders, upstreamRequestHeaders } from '../forwarded-headers';
+import { HostHeaderCheck } from '../steps/host-header-check';
+import { UpstreamHealth } from '../upstream-health';
+import { ServiceUpstreams, UpstreamRegistry } from '../upstream-registry';
+import { handshakeCredential, handshakeProblem, headerLines, writeRawError } from './handshake';
+import { Tunnel } from './tunnel';
+import { ServiceTunnelMetrics, TunnelMetrics, TunnelRefusal } from './tunnel-metrics';
+import { TunnelRegistry } from './tunnel-registry';
+import { UpstreamHandshake, UpstreamOutcome } from './upstream-handshake';
+
+/** A handshake on its way, from the client's request to its answer. */
+interface Handshake {
+  readonly req: IncomingMessage;
+  readonly socket: Duplex;
+  readonly head: Buffer;
+  readonly requestId: string;
+  readonly started: number;
+  /** The stripped path and the raw query, as the upstream gets them. */
+  upstreamPath: string;
+  /** Canonical, for the access log; `-` before the path was read. */
+  path: string;
+  upstreams: ServiceUpstreams | null;
+  route: RouteMatch | null;
+  target: string | null;
+  attempts: number;
+}
+
+/**
+ * A request with `Upgrade: websocket`, socket to tunnel, in this order: the host check and path
+ * canonicalisation of every request, the route (a service with `websocket: true`; its fence), the
+ * handshake's own rules, the drain, the route's auth policy exactly as the Authorization step
+ * decides it, the tunnel limits, then the handshake with one healthy target of the service. Every
+ * refusal is an HTTP answer in the gateway's error shape before anything is upgraded, counted and
+ * access-logged like any request; a 101 is too, and the tunnel then relays bytes both ways.
+ */
+@Injectable()
+export class WebSocketUpgrade {
+  private readonly hostCheck = new HostHeaderCheck();
+  private readonly unrouted: ServiceMetrics;
+  private readonly unroutedTunnels: ServiceTunnelMetrics;
+  /** Per service (`ServiceConfig.index`). */
+  private readonly tunnelMetrics: readonly ServiceTunnelMetrics[];
+  private readonly trustedProxyHops: number;
+  private readonly idleTimeoutMs: number;
+  private readonly revealTarget: boolean;
+
+  constructor(
+    private readonly canonicalizer: PathCanonicalizer,
+    private readonly routes: RouteTable,
+    private readonly registry: UpstreamRegistry,
+    private readonly health: UpstreamHealth,
+    private readonly auth: AuthService,
+    private readonly tunnels: TunnelRegistry,
+    private readonly accessLog: AccessLog,
+    private readonly shutdown: ShutdownState,
+    metrics: GatewayMetrics,
+    tunnelMetrics: TunnelMetrics,
+    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    settings: ConfigService,
+    @Inject(APP_PINO) private readonly logger: Logger,
+  ) {
+    this.unrouted = metrics.forService('-');
+    this.unroutedTunnels = tunnelMetrics.forService('-', false);
+    this.tunnelMetrics = config.services.map((service) =>
+      tunnelMetrics.forService(service.name, service.websocket),
+    );
+    this.trustedProxyHops = config.trustedProxyHops;
+    this.idleTimeoutMs = config.websockets.idleTimeoutMs;
+    this.revealTarget = !settings.getOrThrow<ServerConfig>(SERVER_CONFIG).production;
+  }
+
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', ignore);
+    const handshake: Handshake = {
+      req,
+      socket,
+      head,
+      requestId: requestIdOf(req),
+      started: performance.now(),
+      upstreamPath: '/',
+      path: '-',
+      upstreams: null,
+      route: null,
+      target: null,
+      attempts: 0,
+    };
+    try {
+      this.admit(handshake);
+    } catch (err) {
+      // The last resort, as on the proxy path: 500, and the process keeps serving.
+      this.logger.error({ err, requestId: handshake.requestId }, 'websocket handshake failure');
+      this.refuse(handshake, 500, 'internal error', 'upstream-failed');
+    }
+  }
+
+  private admit(handshake: Handshake): void {
+    const { req } = handshake;
+    const hostRefusal = this.hostCheck.refusal(req.rawHeaders);
+    if (hostRefusal !== null) return this.refuse(handshake, 400, hostRefusal, 'bad-handshake');
+    const canonical = this.canonicalizer.canonicalize(req.url);
+    if (!canonical.ok) return this.refuse(handshake, 400, canonical.reason, 'bad-handshake');
+    handshake.path = canonical.path;
+    const route = this.routes.resolve(canonical, req.method ?? 'GET');
+    const notFound = `Cannot ${req.method ?? 'GET'} ${canonical.path}`;
+    if (route === undefined) return this.refuse(handshake, 404, notFound, 'not-found');
+    handshake.route = route;
+    handshake.upstreamPath = route.path + canonical.query;
+    handshake.upstreams = this.registry.get(route.service.index);
+    if (route.fenced) return this.refuse(handshake, 404, notFound, 'not-found');
+    if (!route.service.websocket) {
+      const message = `${route.service.name} does not accept WebSocket upgrades`;
+      return this.refuse(handshake, 400, message, 'not-enabled');
+    }
+    const problem = handshakeProblem(req);
+    if (problem !== null) {
+      return this.refuse(
+        handshake,
+        problem.status,
+        problem.message,
+        'bad-handshake',
+        problem.headers,
+      );
+    }
+    const credential = handshakeCredential(req);
+    if (!credential.ok) return this.refuse(handshake, 400, credential.message, 'bad-handshake');
+    if (this.shutdown.isDraining) {
+      return this.refuse(handshake, 503, 'the gateway is shutting down', 'draining');
+    }
+    const decision = this.auth.authorize(route.policy, credential.authorization);
+    const proceed = (outcome: AuthOutcome): void =>
+      this.authorized(handshake, route, outcome, credential.protocols);
+    if (!(decision instanceof Promise)) return proceed(decision);
+    decision.then(proceed).catch((err: unknown) => {
+      this.logger.error({ err, requestId: handshake.requestId }, 'websocket handshake failure');
+      this.refuse(handshake, 500, 'internal error', 'upstream-failed');
+    });
+  }
+
+  private authorized(
+    handshake: Handshake,
+    route: RouteMatch,
+    outcome: AuthOutcome,
+    protocols: string | null,
+  ): void {
+    if (handshake.socket.destroyed) return this.logged(handshake, 499);
+    if (!outcome.ok) {
+      const reason: TunnelRefusal =
+        outcome.status === 401
+          ? 'unauthorized'
+          : outcome.status === 403
+            ? 'forbidden'
+            : 'auth-unavailable';
+      const challenge = outcome.challenge ? { 'www-authenticate': outcome.challenge } : undefined;
+      return this.refuse(handshake, outcome.status, outcome.message, reason, challenge);
+    }
+    const { req } = handshake;
+    const principal = outcome.principal;
+    const owner =
+      principal !== undefined
+        ? `user:${principal.claims.sub}`
+        : `ip:${clientAddress(req, this.trustedProxyHops)}`;
+    const admission = this.tunnels.admit(owner);
+    if (admission === 'gateway-limit') {
+      return this.refuse(handshake, 503, 'too many WebSocket tunnels', 'gateway-limit');
+    }
+    if (admission === 'user-limit') {
+      return this.refuse(handshake, 429, 'too many WebSocket tunnels for this user', 'user-limit');
+    }
+    const headers = upstreamRequestHeaders(req, handshake.requestId).filter(
+      (_, i, all) => all[i - (i % 2)] !== 'sec-websocket-protocol',
+    );
+    if (protocols !== null) headers.push('sec-websocket-protocol', protocols);
+    headers.push('connection', 'Upgrade', 'upgrade', 'websocket');
+    if (principal !== undefined) {
+      const identity = principal.identityHeaders;
+      headers.push(
+        IDENTITY_HEADERS.userId,
+        identity[IDENTITY_HEADERS.userId],
+        IDENTITY_HEADERS.email,
+        identity[IDENTITY_HEADERS.email],
+        IDENTITY_HEADERS.roles,
+        identity[IDENTITY_HEADERS.roles],
+      );
+    }
+    const upstreams = handshake.upstreams!;
+    const upstream = new UpstreamHandshake(upstreams, this.health, handshake.upstreamPath, headers);
+    const clientLeft = (): void => upstream.abort();
+    handshake.socket.once('close', clientLeft);
+    void upstream.outcome.then((result) => {
+      handshake.socket.off('close', clientLeft);
+      handshake.attempts = result.attempts;
+      handshake.target = result.pick?.target.origin ?? null;
+      if (result.kind !== 'upgraded') this.tunnels.release(owner);
+      this.answer(handshake, result, { service: route.service.index, key: owner, principal });
+    });
+  }
+
+  private answer(handshake: Handshake, result: UpstreamOutcome, owner: Tunnel['owner']): void {
+    const { socket, requestId } = handshake;
+    const metrics = this.tunnelMetrics[owner.service];
+    if (result.kind === 'failed') {
+      const reason = result.status === 503 ? 'no-target' : 'upstream-failed';
+      return this.refuse(handshake, result.status, result.message, reason);
+    }
+    if (socket.destroyed) {
+      if (result.kind === 'upgraded') {
+        this.tunnels.release(owner.key);
+        result.socket.destroy();
+      } else result.response.destroy();
+      return this.logged(handshake, 499);
+    }
+    const targetHeader: Record<string, string> = this.revealTarget
+      ? { 'x-upstream-target': result.pick.target.origin }
+      : {};
+    if (result.kind === 'answered') {
+      const { response } = result;
+      metrics.refused('upstream-refused');
+      const headers = { ...clientResponseHeaders(response.headers, requestId), ...targetHeader };
+      const status = response.statusCode ?? 502;
+      // Its end delimits the body when the upstream gave no length (the connection closes).
+      socket.write(
+        `HTTP/1.1 ${status} ${response.statusMessage ?? ''}\r\n${headerLines(headers)}connection: close\r\n\r\n`,
+        'latin1',
+      );
+      response.on('error', () => socket.destroy());
+      response.pipe(socket);
+      this.logged(handshake, status);
+      return;
+    }
+    const { response } = result;
+    let head = 'HTTP/1.1 101 Switching Protocols\r\n';
+    const raw = response.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i].toLowerCase() === 'x-request-id') continue;
+      head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    }
+    head += `${headerLines({ ...targetHeader, 'x-request-id': requestId })}\r\n`;
+    socket.write(head, 'latin1');
+    const tunnel = new Tunnel(owner, socket, result.socket, metrics, this.idleTimeoutMs, (t) => {
+      this.tunnels.remove(t);
+      metrics.open.dec();
+    });
+    this.tunnels.add(tunnel);
+    metrics.open.inc();
+    tunnel.start(handshake.head, result.head);
+    this.logged(handshake, 101);
+  }
+
+  private refuse(
+    handshake: Handshake,
+    status: number,
+    message: string,
+    reason: TunnelRefusal,
+    headers?: Record<string, string>,
+  ): void {
+    writeRawError(handshake.socket, status, message, handshake.requestId, headers);
+    const index = handshake.route?.service.index;
+    (index === undefined ? this.unroutedTunnels : this.tunnelMetrics[index]).refused(reason);
+    this.logged(handshake, status);
+  }
+
+  /** Counts the handshake's answer with the service's requests and writes its access-log line. */
+  private logged(handshake: Handshake, status: number): void {
+    const latencyMs = performance.now() - handshake.started;
+    (handshake.upstreams?.metrics ?? this.unrouted).record(status, latencyMs / 1000);
+    if (!this.accessLog.enabled) return;
+    this.accessLog.write({
+      requestId: handshake.requestId,
+      method: handshake.req.method,
+      path: handshake.path,
+      status,
+      latencyMs: Math.round(latencyMs * 1000) / 1000,
+      upstream: handshake.upstreams?.name ?? '-',
+      target: handshake.target,
+      attempts: handshake.attempts,
+    });
+  }
+}
+
+function ignore(): void {
+  // a socket error ends in 'close', which the handshake or the tunnel handles
+}
