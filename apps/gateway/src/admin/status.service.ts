@@ -6,6 +6,7 @@ import { GatewayConfigSchema, ServiceSchema } from '../routing/gateway-config.sc
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';
 import { ServiceUpstreams, UpstreamRegistry } from '../proxy/upstream-registry';
 import type { UpstreamTarget } from '../proxy/upstream-target';
+import { TunnelRegistry } from '../proxy/websocket/tunnel-registry';
 
 /** `up`: in rotation; `down`: failing its active check; `ejected`: out after failed requests. */
 export type TargetState = 'up' | 'down' | 'ejected';
@@ -38,6 +39,8 @@ export interface ServiceStatus {
   readonly total: number;
   readonly inFlight: number;
   readonly ejections: number;
+  /** WebSocket tunnels open now (0 unless the service has `websocket: true`). */
+  readonly tunnels: number;
   readonly traffic: TrafficSnapshot;
   readonly targets: readonly TargetStatus[];
 }
@@ -65,6 +68,7 @@ export class StatusService {
   constructor(
     private readonly registry: UpstreamRegistry,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly tunnels: TunnelRegistry,
   ) {}
 
   report(): GatewayStatus {
@@ -72,13 +76,15 @@ export class StatusService {
     return {
       generatedAt: new Date(now).toISOString(),
       uptimeSeconds: Math.round(process.uptime()),
-      services: this.registry.services.map((service) => serviceStatus(service, now)),
+      services: this.registry.services.map((service) =>
+        serviceStatus(service, now, this.tunnels.openFor(service.config.index)),
+      ),
       config: configReport(this.config),
     };
   }
 }
 
-function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
+function serviceStatus(service: ServiceUpstreams, now: number, tunnels: number): ServiceStatus {
   // Read at each report: the target set of a service may change while the gateway runs.
   const weighted = service.config.balancer === 'weighted';
   const targets = service.targets.map((target) => targetStatus(target, now, weighted));
@@ -98,6 +104,7 @@ function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
     total: targets.length,
     inFlight,
     ejections,
+    tunnels,
     traffic: service.metrics.recent.snapshot(),
     targets,
   };
