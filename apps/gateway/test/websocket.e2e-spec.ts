@@ -173,6 +173,20 @@ describe('gateway: WebSocket tunnels (e2e)', () => {
     expect(upstream.handshakes).toEqual([]);
   });
 
+  it('should relay an upstream’s own refusal of the handshake, with the request id', async () => {
+    const refused = await refusal(`${ws}/api/chat/public/refuse`, {
+      headers: { 'x-request-id': 'ws-refused-1' },
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['x-request-id']).toBe('ws-refused-1');
+    expect(refused.headers['x-upstream-target']).toBe(upstream.origin);
+    const text = await gateway.metrics();
+    expect(
+      metric(text, 'gateway_websocket_refused_total{service="chat",reason="upstream-refused"}'),
+    ).toBe(1);
+    expect(gateway.get(TunnelRegistry).open).toBe(0);
+  });
+
   it('should answer a handshake of another version 426 naming 13, and a bad key 400', async () => {
     const raw = (version: string, key: string) =>
       new Promise<string>((resolve, reject) => {

@@ -14,7 +14,7 @@ export interface SeenHandshake {
 /**
  * A real WebSocket upstream (`ws`) on a loopback port: it echoes every message as it came (text
  * or binary), answers `/health/ready` like the services, selects the first subprotocol offered,
- * records each handshake and keeps its sockets to close or cut them.
+ * refuses handshakes of paths ending in `/refuse`, records each handshake and keeps its sockets to close or cut them.
  */
 export class WebSocketUpstream {
   readonly handshakes: SeenHandshake[] = [];
@@ -34,6 +34,8 @@ export class WebSocketUpstream {
     });
     const wss = new WebSocketServer({
       server,
+      // A handshake of a path ending in /refuse is answered 401 by the upstream itself.
+      verifyClient: (info: { req: { url?: string } }) => !info.req.url?.endsWith('/refuse'),
       handleProtocols: (protocols) => protocols.values().next().value ?? false,
     });
     wss.on('connection', (socket, req) => {

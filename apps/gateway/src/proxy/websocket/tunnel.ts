@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Principal } from '../../auth/principal';
 import { closeFrame, FrameTracker } from './frame-tracker';
@@ -140,7 +141,10 @@ export class Tunnel {
   start(clientHead: Buffer, upstreamHead: Buffer): void {
     const { client, upstream } = this;
     for (const socket of [client, upstream] as const) {
-      (socket as Partial<{ setNoDelay(on: boolean): void }>).setNoDelay?.(true);
+      const tcp = socket as Partial<Pick<Socket, 'setNoDelay' | 'setTimeout'>>;
+      tcp.setNoDelay?.(true);
+      // A keep-alive connection may still carry its idle timeout; the tunnel has its own.
+      tcp.setTimeout?.(0);
       socket.on('error', ignore);
     }
     client.on('data', this.toUpstream.onData);
