@@ -291,6 +291,15 @@ describe('gateway: WebSocket tunnels (e2e)', () => {
     ]);
   });
 
+  it('should name the services that accept upgrades in the combined OpenAPI document', async () => {
+    const docs = await gateway.send('GET', '/docs/openapi.json');
+    expect(docs.status).toBe(200);
+    expect(docs.json.info.description).toContain(
+      'WebSocket upgrades (`Upgrade: websocket`, the token in `Authorization` or as a ' +
+        '`bearer.<token>` subprotocol) are accepted under `/api/chat` (chat).',
+    );
+  });
+
   it('should still proxy a request with another Upgrade (h2c) as an ordinary request', async () => {
     const http = new TestUpstream();
     await http.start();

@@ -86,7 +86,7 @@ export class ApiCatalog {
       }),
     );
     const document = mergeApiDocuments({
-      info: INFO,
+      info: withWebSocketNote(INFO, this.registry),
       gateway: this.gatewayDocument,
       services,
       route: (method, path) => {
@@ -101,4 +101,22 @@ export class ApiCatalog {
     this.built = { document, json: JSON.stringify(document), expiresAt: Date.now() + ttl };
     return this.built;
   }
+}
+
+/** The info, saying under which base paths a WebSocket handshake is tunnelled (none: as it is). */
+function withWebSocketNote(
+  info: OpenAPIObject['info'],
+  registry: UpstreamRegistry,
+): OpenAPIObject['info'] {
+  const bases = registry.services
+    .filter((service) => service.config.websocket)
+    .map((service) => `\`${service.config.basePath}\` (${service.name})`);
+  if (bases.length === 0) return info;
+  return {
+    ...info,
+    description:
+      `${info.description ?? ''} WebSocket upgrades (\`Upgrade: websocket\`, the token in ` +
+      '`Authorization` or as a `bearer.<token>` subprotocol) are accepted under ' +
+      `${bases.join(', ')}.`,
+  };
 }
