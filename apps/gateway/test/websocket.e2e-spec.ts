@@ -63,8 +63,9 @@ describe('gateway: WebSocket tunnels (e2e)', () => {
     path: string,
     headers?: Record<string, string>,
     protocols?: string[],
+    compress = true,
   ) => {
-    const socket = await openSocket(`${ws}${path}`, { headers, protocols });
+    const socket = await openSocket(`${ws}${path}`, { headers, protocols, compress });
     open.push(socket);
     return socket;
   };
@@ -103,6 +104,11 @@ describe('gateway: WebSocket tunnels (e2e)', () => {
     );
     socket.send(Buffer.from([0, 1, 2, 255]));
     await expect(binary).resolves.toEqual(Buffer.from([0, 1, 2, 255]));
+    // permessage-deflate, negotiated between the two ends, on a message large enough to compress.
+    expect(socket.extensions).toContain('permessage-deflate');
+    const large = nextMessage(socket);
+    socket.send('compressible '.repeat(1_000));
+    await expect(large).resolves.toBe('compressible '.repeat(1_000));
 
     const [seen] = upstream.handshakes;
     expect(seen.url).toBe('/rooms/1?since=5');
@@ -227,6 +233,19 @@ describe('gateway: WebSocket tunnels (e2e)', () => {
     await eventually(() => upstream.sockets.size === 1);
   });
 
+  it('should close a tunnel with 1008 when its token expires', async () => {
+    const claims = tokenClaims({ sub: '13', exp: Math.floor(Date.now() / 1000) + 2 });
+    await gateway
+      .get(TokenStore as unknown as new () => TokenStore)
+      .register(claims.jti as string, '13', 2_000);
+    const socket = await connectAs('/api/chat/rooms/5', bearer(hmacToken(claims)));
+    const { code, reason, at } = await closed(socket, 4_000);
+    expect(code).toBe(1008);
+    expect(reason).toBe('token expired');
+    expect(Math.abs(Date.now() - (claims.exp as number) * 1000)).toBeLessThan(500);
+    expect(at).toBeGreaterThan(0);
+  });
+
   it('should hold the per-user limit with 429 and the gateway limit with 503, before the upgrade', async () => {
     const a = await tokenFor(gateway, '21');
     const b = await tokenFor(gateway, '22');
@@ -258,7 +277,8 @@ describe('gateway: WebSocket tunnels (e2e)', () => {
 
   it('should count the bytes each way and the tunnels open, in the metrics and the admin status', async () => {
     const before = await gateway.metrics();
-    const socket = await connectAs('/api/chat/public/bytes');
+    // Uncompressed, so that the frame sizes are known.
+    const socket = await connectAs('/api/chat/public/bytes', undefined, undefined, false);
     const reply = nextMessage(socket);
     socket.send('x'.repeat(1_000));
     await reply;

@@ -34,6 +34,8 @@ export class WebSocketUpstream {
     });
     const wss = new WebSocketServer({
       server,
+      // Negotiated end to end: the gateway passes compressed frames as they are.
+      perMessageDeflate: true,
       // A handshake of a path ending in /refuse is answered 401 by the upstream itself.
       verifyClient: (info: { req: { url?: string } }) => !info.req.url?.endsWith('/refuse'),
       handleProtocols: (protocols) => protocols.values().next().value ?? false,
@@ -117,10 +119,13 @@ export interface Refusal {
 /** Opens a WebSocket, resolving once it is open; a refused handshake rejects with its status. */
 export function openSocket(
   url: string,
-  options: { headers?: Record<string, string>; protocols?: string[] } = {},
+  options: { headers?: Record<string, string>; protocols?: string[]; compress?: boolean } = {},
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, options.protocols ?? [], { headers: options.headers });
+    const socket = new WebSocket(url, options.protocols ?? [], {
+      headers: options.headers,
+      perMessageDeflate: options.compress ?? true,
+    });
     socket.once('open', () => resolve(socket));
     socket.once('unexpected-response', (_req, res) =>
       reject(new Error(`handshake answered ${res.statusCode}`)),
