@@ -486,6 +486,10 @@ describe('gateway: WebSocket tunnels on SIGTERM (e2e, as a process)', () => {
       const reply = nextMessage(socket);
       socket.send('during the drain');
       await expect(reply).resolves.toBe('during the drain');
+      // A new tunnel would be cut moments later: refused while draining.
+      const late = await refusal(`ws://127.0.0.1:${port}/api/chat/public/x`);
+      expect(late.status).toBe(503);
+      expect(late.json.message).toBe('the gateway is shutting down');
       const { code, reason, at } = await end;
       expect(code).toBe(1001);
       expect(reason).toBe('gateway shutting down');

@@ -1,5 +1,5 @@
 import { APP_PINO, ShutdownState } from '@app/common';
-import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Revocation, TokenStore } from '../../auth/token-store/token-store';
 import type { GatewayConfig, WebSocketsConfig } from '../../routing/gateway-config';
@@ -16,7 +16,7 @@ export type Admission = 'admitted' | 'gateway-limit' | 'user-limit';
  * shutdown every tunnel gets 1001.
  */
 @Injectable()
-export class TunnelRegistry implements OnApplicationShutdown {
+export class TunnelRegistry implements BeforeApplicationShutdown {
   private readonly limits: WebSocketsConfig;
   private readonly tunnels = new Set<Tunnel>();
   /** Open tunnels and handshakes under way, by owner key. */
@@ -94,8 +94,9 @@ export class TunnelRegistry implements OnApplicationShutdown {
     for (const tunnel of this.tunnels) tunnel.close(code, reason);
   }
 
-  onApplicationShutdown(): void {
-    // Without a drain (a test closing the app, a second signal) the tunnels still get their close frames.
+  beforeApplicationShutdown(): void {
+    // Without a drain (an app closed directly) the tunnels still get their close frames, and
+    // before the HTTP server closes: it would wait for them.
     this.closeAll(CLOSE_CODES.goingAway, 'gateway shutting down');
   }
 
