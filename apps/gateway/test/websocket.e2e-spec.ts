@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { AddressInfo, connect, createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { TokenStore } from '../src/auth/token-store/token-store';
@@ -387,6 +387,43 @@ describe('gateway: WebSocket tunnels end with either side (e2e)', () => {
     } finally {
       await gateway.close();
       await upstream.stop();
+    }
+  });
+
+  it('should give back the place of a client that left during the handshake', async () => {
+    const upstream = await new WebSocketUpstream().start();
+    // Reads and never answers.
+    const held = new Set<Socket>();
+    const hung = createServer((socket) => held.add(socket.resume()));
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    const hungOrigin = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+    const config = routes(upstream.origin, { maxTunnelsPerUser: 1 });
+    config.services.push({ ...config.services[0], name: 'stall', basePath: '/api/stall' });
+    config.services[2].targets = [hungOrigin];
+    const gateway = await new TestGateway(config).start();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const client = connect(gateway.port, '127.0.0.1');
+        client.on('error', () => undefined);
+        client.write(
+          'GET /api/stall/public/x HTTP/1.1\r\nHost: gw\r\nConnection: Upgrade\r\n' +
+            'Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n' +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+        );
+        await eventually(() => held.size === i + 1);
+        client.destroy();
+      }
+      await sleep(100);
+      // Over the limit of one, had a place not been given back.
+      const socket = await openSocket(`ws://127.0.0.1:${gateway.port}/api/chat/public/x`);
+      socket.terminate();
+      // And the handshakes to the upstream were given up.
+      await eventually(() => [...held].every((s) => s.destroyed));
+    } finally {
+      await gateway.close();
+      await upstream.stop();
+      for (const socket of held) socket.destroy();
+      hung.close();
     }
   });
 

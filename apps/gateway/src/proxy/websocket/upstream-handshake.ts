@@ -59,12 +59,19 @@ export class UpstreamHandshake {
     this.attempt();
   }
 
+  /** Gives up (the client left): the outcome is a failure, whatever the target does now. */
   abort(): void {
     if (this.settled) return;
-    this.settled = true;
-    this.clearTimer();
+    const pick = this.currentPick;
     this.current?.destroy();
-    if (this.currentPick !== null) this.health.released(this.currentPick);
+    if (pick !== null) this.health.released(pick);
+    this.settle({
+      kind: 'failed',
+      status: 502,
+      message: 'the client left during the handshake',
+      pick,
+      attempts: this.attempts,
+    });
   }
 
   private attempt(): void {

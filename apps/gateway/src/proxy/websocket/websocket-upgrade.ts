@@ -24,11 +24,15 @@ import { ServiceTunnelMetrics, TunnelMetrics, TunnelRefusal } from './tunnel-met
 import { TunnelRegistry } from './tunnel-registry';
 import { UpstreamHandshake, UpstreamOutcome } from './upstream-handshake';
 
+/** Bytes a client may send before its handshake is answered; beyond, it is dropped. */
+const MAX_EARLY_BYTES = 64 * 1024;
+
 /** A handshake on its way, from the client's request to its answer. */
 interface Handshake {
   readonly req: IncomingMessage;
   readonly socket: Duplex;
-  readonly head: Buffer;
+  /** Bytes the client sent after its handshake, before the upstream answered. */
+  head: Buffer;
   readonly requestId: string;
   readonly started: number;
   /** The stripped path and the raw query, as the upstream gets them. */
@@ -200,30 +204,57 @@ export class WebSocketUpgrade {
     }
     const upstreams = handshake.upstreams!;
     const upstream = new UpstreamHandshake(upstreams, this.health, handshake.upstreamPath, headers);
+    // Read while the upstream answers, so that a client that leaves is noticed (a socket that is
+    // not read never sees its end). A client may not send frames before the 101; a few bytes are
+    // kept for the upstream, more is a client to drop.
+    const early: Buffer[] = handshake.head.length > 0 ? [handshake.head] : [];
+    let earlyBytes = handshake.head.length;
+    const onEarly = (chunk: Buffer): void => {
+      earlyBytes += chunk.length;
+      if (earlyBytes > MAX_EARLY_BYTES) handshake.socket.destroy();
+      else early.push(chunk);
+    };
     const clientLeft = (): void => upstream.abort();
+    handshake.socket.on('data', onEarly);
+    handshake.socket.once('end', clientLeft);
     handshake.socket.once('close', clientLeft);
     void upstream.outcome.then((result) => {
+      handshake.socket.off('data', onEarly);
+      handshake.socket.off('end', clientLeft);
       handshake.socket.off('close', clientLeft);
+      handshake.head = early.length === 1 ? early[0] : Buffer.concat(early);
       handshake.attempts = result.attempts;
       handshake.target = result.pick?.target.origin ?? null;
       if (result.kind !== 'upgraded') this.tunnels.release(owner);
-      this.answer(handshake, result, { service: route.service.index, key: owner, principal });
+      const ended = handshake.socket.readableEnded;
+      this.answer(
+        handshake,
+        result,
+        { service: route.service.index, key: owner, principal },
+        ended,
+      );
     });
   }
 
-  private answer(handshake: Handshake, result: UpstreamOutcome, owner: Tunnel['owner']): void {
+  private answer(
+    handshake: Handshake,
+    result: UpstreamOutcome,
+    owner: Tunnel['owner'],
+    clientEnded: boolean,
+  ): void {
     const { socket, requestId } = handshake;
     const metrics = this.tunnelMetrics[owner.service];
-    if (result.kind === 'failed') {
-      const reason = result.status === 503 ? 'no-target' : 'upstream-failed';
-      return this.refuse(handshake, result.status, result.message, reason);
-    }
-    if (socket.destroyed) {
+    if (socket.destroyed || clientEnded) {
+      socket.destroy();
       if (result.kind === 'upgraded') {
         this.tunnels.release(owner.key);
         result.socket.destroy();
-      } else result.response.destroy();
+      } else if (result.kind === 'answered') result.response.destroy();
       return this.logged(handshake, 499);
+    }
+    if (result.kind === 'failed') {
+      const reason = result.status === 503 ? 'no-target' : 'upstream-failed';
+      return this.refuse(handshake, result.status, result.message, reason);
     }
     const targetHeader: Record<string, string> = this.revealTarget
       ? { 'x-upstream-target': result.pick.target.origin }
