@@ -218,22 +218,27 @@ export class WebSocketUpgrade {
     handshake.socket.on('data', onEarly);
     handshake.socket.once('end', clientLeft);
     handshake.socket.once('close', clientLeft);
-    void upstream.outcome.then((result) => {
-      handshake.socket.off('data', onEarly);
-      handshake.socket.off('end', clientLeft);
-      handshake.socket.off('close', clientLeft);
-      handshake.head = early.length === 1 ? early[0] : Buffer.concat(early);
-      handshake.attempts = result.attempts;
-      handshake.target = result.pick?.target.origin ?? null;
-      if (result.kind !== 'upgraded') this.tunnels.release(owner);
-      const ended = handshake.socket.readableEnded;
-      this.answer(
-        handshake,
-        result,
-        { service: route.service.index, key: owner, principal },
-        ended,
-      );
-    });
+    upstream.outcome
+      .then((result) => {
+        handshake.socket.off('data', onEarly);
+        handshake.socket.off('end', clientLeft);
+        handshake.socket.off('close', clientLeft);
+        handshake.head = early.length === 1 ? early[0] : Buffer.concat(early);
+        handshake.attempts = result.attempts;
+        handshake.target = result.pick?.target.origin ?? null;
+        if (result.kind !== 'upgraded') this.tunnels.release(owner);
+        const ended = handshake.socket.readableEnded;
+        this.answer(
+          handshake,
+          result,
+          { service: route.service.index, key: owner, principal },
+          ended,
+        );
+      })
+      .catch((err: unknown) => {
+        this.logger.error({ err, requestId: handshake.requestId }, 'websocket handshake failure');
+        handshake.socket.destroy();
+      });
   }
 
   private answer(
