@@ -87,7 +87,7 @@ describe('gateway: live config reload (file watch)', () => {
   const beta = () => ({ name: 'beta', basePath: '/api/beta', targets: [b1.origin], ...open });
   const gamma = () => ({ name: 'gamma', basePath: '/api/gamma', targets: [slow.origin], ...open });
   /** One active check at start, then none for a minute: health seen after a reload is carried over. */
-  const defaults = { activeHealth: { intervalMs: 60_000, timeoutMs: 500 } };
+  const defaults = { activeHealth: { intervalMs: 60_000, timeoutMs: 5_000 } };
   const small = () => ({ defaults, services: [alpha([a1.origin]), gamma()] });
   const large = () => ({
     defaults,
@@ -103,6 +103,13 @@ describe('gateway: live config reload (file watch)', () => {
   beforeAll(async () => {
     await Promise.all([a1.start(), a2.start(), b1.start(), slow.start()]);
     gateway = await new TestGateway(large()).start();
+    // The first round of active checks has passed: nothing below waits on one.
+    await eventually(async () => {
+      const targets = await Promise.all(
+        [a1, a2].map((upstream) => alphaTarget(gateway, upstream.origin)),
+      );
+      return targets.every((t) => t?.state === 'up' && t.lastCheck !== null);
+    }, 10_000);
   });
 
   afterAll(async () => {
