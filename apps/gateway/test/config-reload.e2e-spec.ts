@@ -117,7 +117,11 @@ describe('gateway: live config reload (file watch)', () => {
     await Promise.all([a1.kill(), a2.kill(), b1.kill(), slow.stop()]);
   });
 
-  it('should report version 1 and no reload at start', async () => {
+  it('should report version 1, no reload and every reload result at 0 at start', async () => {
+    const text = await gateway.metrics();
+    for (const result of ['success', 'invalid', 'error']) {
+      expect(text).toContain(`gateway_config_reloads_total{result="${result}"} 0`);
+    }
     const config = await readyConfig(gateway.origin);
     expect(config.version).toEqual({
       number: 1,

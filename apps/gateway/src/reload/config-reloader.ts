@@ -57,7 +57,8 @@ export class ConfigReloader {
       labelNames: ['result'] as const,
       registers: [metrics.registry],
     });
-    for (const result of ['success', 'invalid', 'error'] as const) this.reloads.labels(result);
+    for (const result of ['success', 'invalid', 'error'] as const)
+      this.reloads.labels(result).inc(0);
   }
 
   reload(trigger: ReloadTrigger): ReloadOutcome {
