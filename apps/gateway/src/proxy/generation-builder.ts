@@ -32,7 +32,12 @@ export class GenerationBuilder {
    */
   prepare(config: GatewayConfig, version: Omit<ConfigVersion, 'loadedAt'>): PreparedGeneration {
     const services = this.registry.prepare(config);
-    return { generation: this.generation(config, version, services.services), services };
+    try {
+      return { generation: this.generation(config, version, services.services), services };
+    } catch (err) {
+      void this.registry.discard(services);
+      throw err;
+    }
   }
 
   private generation(

@@ -86,6 +86,21 @@ describe('UpstreamRegistry: services of a reloaded config', () => {
     expect(before[0].targets.every((t) => !t.retired)).toBe(true);
   });
 
+  it('should report the health of the target in use after discarding a new one of the same origin', async () => {
+    const [a] = registry.services;
+    a.targets[0].health.activeResult(false);
+    const prepared = registry.prepare(
+      config([svc('a', ['http://127.0.0.1:1'], { connectionsPerTarget: 3 })]),
+    );
+    await registry.discard(prepared);
+    const series = await metrics.registry.getSingleMetricAsString(
+      'gateway_upstream_target_healthy',
+    );
+    expect(series).toContain(
+      'gateway_upstream_target_healthy{service="a",target="http://127.0.0.1:1"} 0',
+    );
+  });
+
   it('should on adopt supersede the old services, take dropped targets out of them and close their pools', async () => {
     const [a, b] = registry.services;
     const [t1, t2] = a.targets;

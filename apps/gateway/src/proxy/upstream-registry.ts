@@ -300,14 +300,13 @@ export class UpstreamRegistry implements OnApplicationShutdown {
       .finally(() => this.draining.delete(pool));
   }
 
-  /** Its series end, unless a target in use has taken its service and origin over. */
+  /** Its series end, unless a target in use has its service and origin: they then report that one. */
   private forget(target: UpstreamTarget): void {
-    const taken = this.current.some(
-      (s) =>
-        s.name === target.service &&
-        s.targets.some((t) => t !== target && t.origin === target.origin),
-    );
-    if (!taken) this.metrics.forgetTarget(target.service, target.origin);
+    const heir = this.current
+      .find((s) => s.name === target.service)
+      ?.targets.find((t) => t !== target && t.origin === target.origin);
+    if (heir === undefined) this.metrics.forgetTarget(target.service, target.origin);
+    else this.metrics.trackTargetHealth(heir.service, heir.origin, () => heir.health.healthy);
   }
 }
 
