@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
 import { eventually, metric, TestGateway, writeConfig } from './support/test-gateway';
-import { closedPort, TestUpstream } from './support/test-upstream';
+import { closedPort, echo, TestUpstream } from './support/test-upstream';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const MAIN = join(ROOT, 'apps/gateway/src/main.ts');
@@ -274,6 +274,31 @@ describe('gateway: live config reload (file watch)', () => {
       expect((await gateway.send('GET', '/api/alpha/x')).status).toBe(200);
     expect(a2.count).toBe(0);
     a2.healthy = true;
+  });
+
+  it('should rebuild the merged OpenAPI document for the services of the new version', async () => {
+    const doc = JSON.stringify({
+      openapi: '3.0.0',
+      info: { title: 'beta', version: '1' },
+      paths: { '/things': { get: { responses: { '200': { description: 'ok' } } } } },
+    });
+    b1.behaviour = (req, res, seen) => {
+      if (req.url !== '/docs-json') return echo(req, res, seen);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(doc);
+    };
+    const paths = async () =>
+      Object.keys(
+        ((await gateway.send('GET', '/docs/openapi.json')).json as { paths: object }).paths,
+      );
+    const now = await version();
+    await reloadTo(large(), now + 1);
+    expect(await paths()).toContain('/api/beta/things');
+    await reloadTo(small(), now + 2);
+    expect(await paths()).not.toContain('/api/beta/things');
+    await reloadTo(large(), now + 3);
+    expect(await paths()).toContain('/api/beta/things');
+    b1.behaviour = echo;
   });
 
   it('should show the version in the admin status', async () => {
