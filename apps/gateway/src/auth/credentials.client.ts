@@ -5,7 +5,10 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { authConfig } from './auth.config';
 
-/** Where the user-service replicas listen (`readonly string[]`). */
+/** The route config's service whose replicas check credentials at login. */
+export const USER_SERVICE_NAME = 'user-service';
+
+/** Where the user-service replicas listen (`readonly string[]`), read once at start. */
 export const USER_SERVICE_URLS = Symbol('USER_SERVICE_URLS');
 
 export type CredentialsCheck =

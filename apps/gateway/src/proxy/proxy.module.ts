@@ -5,23 +5,29 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { RateLimitModule } from '../rate-limit/rate-limit.module';
 import { RoutingModule } from '../routing/routing.module';
 import { AccessLog } from './access-log';
+import { GenerationBuilder } from './generation-builder';
+import { LiveConfig } from './live-config';
 import { RequestPipeline } from './request-pipeline';
 import { ProxyMount } from './proxy-mount';
 import { PROXY_RANDOM } from './proxy.tokens';
+import { RouteSteps } from './route-steps';
 import { UpstreamHealth } from './upstream-health';
 import { UpstreamRegistry } from './upstream-registry';
 
-/** The proxy path: mounted ahead of Express, built from the providers below. */
+/** The proxy path: mounted ahead of Express, built from the providers below; `LiveConfig` holds the config generation it runs on. */
 @Module({
   imports: [RoutingModule, MetricsModule, AuthModule, RateLimitModule, ResponseCacheModule],
   providers: [
     { provide: PROXY_RANDOM, useValue: Math.random },
     UpstreamRegistry,
+    RouteSteps,
+    GenerationBuilder,
+    LiveConfig,
     UpstreamHealth,
     AccessLog,
     RequestPipeline,
     ProxyMount,
   ],
-  exports: [UpstreamRegistry, UpstreamHealth],
+  exports: [UpstreamRegistry, UpstreamHealth, LiveConfig],
 })
 export class ProxyModule {}
