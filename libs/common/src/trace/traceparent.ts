@@ -1,0 +1,74 @@
+/** W3C Trace Context header names (https://www.w3.org/TR/trace-context/). */
+export const TRACEPARENT_HEADER = 'traceparent';
+export const TRACESTATE_HEADER = 'tracestate';
+
+/** The `sampled` bit of `trace-flags`: the caller may have recorded its span. */
+export const SAMPLED_FLAG = 0x01;
+
+/** A valid incoming `traceparent`: the trace, the caller's span and its flags. */
+export interface TraceParent {
+  readonly traceId: string;
+  /** The caller's span id: the parent of the span that receives the header. */
+  readonly parentId: string;
+  /** `trace-flags`; only `sampled` is defined by version 00, and only it is passed on. */
+  readonly sampled: boolean;
+}
+
+/** version "-" trace-id "-" parent-id "-" trace-flags, lower-case hex only. */
+const VERSION_00 = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const ZERO_TRACE_ID = '0'.repeat(32);
+const ZERO_SPAN_ID = '0'.repeat(16);
+const LENGTH_00 = 55;
+
+/**
+ * The `traceparent` header when it is valid, else `null` (the receiver then starts a new trace):
+ * version `00` is exactly 55 characters; a later version (not `ff`) is read by its first four
+ * fields when what follows them starts with `-`, as the specification asks of a version it does
+ * not know. All-zero trace or parent ids, upper-case hex and a repeated header are invalid.
+ */
+export function parseTraceparent(value: string | string[] | undefined): TraceParent | null {
+  if (typeof value !== 'string' || value.length < LENGTH_00) return null;
+  let head = value;
+  if (value.length > LENGTH_00) {
+    if (value.charCodeAt(LENGTH_00) !== 0x2d /* - */) return null;
+    head = value.slice(0, LENGTH_00);
+  }
+  if (!VERSION_00.test(head)) return null;
+  const version = head.slice(0, 2);
+  if (version === 'ff' || (version === '00' && head !== value)) return null;
+  const traceId = head.slice(3, 35);
+  const parentId = head.slice(36, 52);
+  if (traceId === ZERO_TRACE_ID || parentId === ZERO_SPAN_ID) return null;
+  const flags = parseInt(head.slice(53, 55), 16);
+  return { traceId, parentId, sampled: (flags & SAMPLED_FLAG) !== 0 };
+}
+
+/** The version 00 `traceparent` naming `spanId` as the parent of whoever receives it. */
+export function formatTraceparent(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+}
+
+/** At most this many list members (W3C Trace Context, tracestate). */
+const MAX_MEMBERS = 32;
+/** key "=" value; a key is simple (`vendor`) or multi-tenant (`tenant@vendor`), see the spec's ABNF. */
+const MEMBER =
+  /^(?:[a-z][a-z0-9_*/-]{0,255}|[a-z0-9][a-z0-9_*/-]{0,240}@[a-z][a-z0-9_*/-]{0,13})=[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$/;
+
+/**
+ * The `tracestate` to pass on, or `null` when there is none or it is invalid (then it is dropped
+ * whole: a vendor's entry is opaque, so a list that does not parse cannot be repaired). Empty
+ * members and blanks around commas are allowed; keys must be unique; 32 members at most. Repeated
+ * headers reach here joined by commas, which is how the list is defined to combine.
+ */
+export function validTracestate(value: string | string[] | undefined): string | null {
+  if (typeof value !== 'string') return null;
+  const keys: string[] = [];
+  for (const raw of value.split(',')) {
+    const member = raw.trim();
+    if (member === '') continue;
+    if (!MEMBER.test(member)) return null;
+    const key = member.slice(0, member.indexOf('='));
+    if (keys.includes(key) || keys.push(key) > MAX_MEMBERS) return null;
+  }
+  return keys.length === 0 ? null : value;
+}
