@@ -1,4 +1,12 @@
-import { APP_PINO, requestIdOf, SERVER_CONFIG, ServerConfig } from '@app/common';
+import {
+  APP_PINO,
+  parseTraceparent,
+  requestIdOf,
+  SERVER_CONFIG,
+  ServerConfig,
+  TRACEPARENT_HEADER,
+  Tracing,
+} from '@app/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +19,7 @@ import { CanonicalPath, PathCanonicalizer } from '../routing/path-canonicalizer'
 import { RouteMatch, RouteTable } from '../routing/route-table';
 import { AccessLog } from './access-log';
 import { sendError } from './error-response';
+import { ExchangeTrace } from './exchange-trace';
 import { upstreamRequestHeaders } from './forwarded-headers';
 import { ExchangeContext, ProxyExchange } from './proxy-exchange';
 import { ANSWERED, NEXT, ProxiedRequest, ProxyStep, StepVerdict } from './proxy-step';
@@ -69,6 +78,7 @@ export class RequestPipeline {
     limiter: RateLimiter,
     cache: ResponseCache,
     config: ConfigService,
+    private readonly tracing: Tracing,
   ) {
     const ROUTE_STEPS: readonly ProxyStep[] = [
       new Fence(),
@@ -147,6 +157,13 @@ export class RequestPipeline {
       req.headers['idempotency-key'] !== undefined,
     );
     const headers = upstreamRequestHeaders(req, requestId);
+    const trace = ExchangeTrace.begin(
+      this.tracing,
+      req,
+      route.service.basePath,
+      canonical.path,
+      headers,
+    );
     const exchange = new ProxyExchange(this.context, {
       req,
       res,
@@ -155,6 +172,7 @@ export class RequestPipeline {
       upstreamPath: route.path + canonical.query,
       headers,
       requestId,
+      trace,
       started,
       replaySafe,
     });
@@ -180,6 +198,9 @@ export class RequestPipeline {
     this.unrouted.record(400, latencyMs / 1000);
     this.accessLog.write({
       requestId,
+      traceId:
+        parseTraceparent(req.headers[TRACEPARENT_HEADER])?.traceId ??
+        this.tracing.ids.generateTraceId(),
       method: req.method,
       path: '-',
       status: 400,
