@@ -14,33 +14,60 @@ export interface TraceParent {
   readonly sampled: boolean;
 }
 
-/** version "-" trace-id "-" parent-id "-" trace-flags, lower-case hex only. */
-const VERSION_00 = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const ZERO_TRACE_ID = '0'.repeat(32);
-const ZERO_SPAN_ID = '0'.repeat(16);
 const LENGTH_00 = 55;
+
+/** Value of a lower-case hex digit, or -1. */
+function hexDigit(code: number): number {
+  if (code >= 0x30 && code <= 0x39) return code - 0x30;
+  if (code >= 0x61 && code <= 0x66) return code - 0x57;
+  return -1;
+}
+
+/** Whether `value[from, to)` is lower-case hex that is not all zeros. */
+function nonZeroHex(value: string, from: number, to: number): boolean {
+  let any = 0;
+  for (let i = from; i < to; i++) {
+    const digit = hexDigit(value.charCodeAt(i));
+    if (digit < 0) return false;
+    any |= digit;
+  }
+  return any !== 0;
+}
 
 /**
  * The `traceparent` header when it is valid, else `null` (the receiver then starts a new trace):
  * version `00` is exactly 55 characters; a later version (not `ff`) is read by its first four
  * fields when what follows them starts with `-`, as the specification asks of a version it does
  * not know. All-zero trace or parent ids, upper-case hex and a repeated header are invalid.
+ * Checked character by character: a regular expression and its slices cost several times more
+ * on a path every proxied request takes.
  */
 export function parseTraceparent(value: string | string[] | undefined): TraceParent | null {
   if (typeof value !== 'string' || value.length < LENGTH_00) return null;
-  let head = value;
+  const v0 = hexDigit(value.charCodeAt(0));
+  const v1 = hexDigit(value.charCodeAt(1));
+  if (v0 < 0 || v1 < 0 || (v0 === 15 && v1 === 15)) return null;
   if (value.length > LENGTH_00) {
-    if (value.charCodeAt(LENGTH_00) !== 0x2d /* - */) return null;
-    head = value.slice(0, LENGTH_00);
+    // Version 00 has nothing after the flags; a later one may, after a dash.
+    if ((v0 === 0 && v1 === 0) || value.charCodeAt(LENGTH_00) !== 0x2d) return null;
   }
-  if (!VERSION_00.test(head)) return null;
-  const version = head.slice(0, 2);
-  if (version === 'ff' || (version === '00' && head !== value)) return null;
-  const traceId = head.slice(3, 35);
-  const parentId = head.slice(36, 52);
-  if (traceId === ZERO_TRACE_ID || parentId === ZERO_SPAN_ID) return null;
-  const flags = parseInt(head.slice(53, 55), 16);
-  return { traceId, parentId, sampled: (flags & SAMPLED_FLAG) !== 0 };
+  if (
+    value.charCodeAt(2) !== 0x2d ||
+    value.charCodeAt(35) !== 0x2d ||
+    value.charCodeAt(52) !== 0x2d ||
+    !nonZeroHex(value, 3, 35) ||
+    !nonZeroHex(value, 36, 52)
+  ) {
+    return null;
+  }
+  const f0 = hexDigit(value.charCodeAt(53));
+  const f1 = hexDigit(value.charCodeAt(54));
+  if (f0 < 0 || f1 < 0) return null;
+  return {
+    traceId: value.slice(3, 35),
+    parentId: value.slice(36, 52),
+    sampled: (f1 & SAMPLED_FLAG) !== 0,
+  };
 }
 
 /** The version 00 `traceparent` naming `spanId` as the parent of whoever receives it. */
