@@ -203,6 +203,7 @@ describe('gateway: OpenTelemetry export', () => {
       attributes: { 'http.request.method': 'GET', 'http.response.status_code': 200 },
     });
     const attempts = spans.filter((s) => s.kind === CLIENT);
+    expect(attempts.map((a) => a.name)).toEqual(['GET flaky', 'GET flaky']);
     expect(attempts.map((a) => a.parentSpanId)).toEqual([request.spanId, request.spanId]);
     expect(attempts.map((a) => a.attributes['http.response.status_code']).sort()).toEqual([
       200, 503,

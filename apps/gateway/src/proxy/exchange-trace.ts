@@ -81,10 +81,16 @@ export class ExchangeTrace {
   }
 
   /**
-   * The span of attempt `attempt` (1 for the first) on `target`, whose id goes upstream in
-   * `traceparent`; `null` with the export off, where only the header changes.
+   * The span of attempt `attempt` (1 for the first) on `target` of `service`, whose id goes
+   * upstream in `traceparent`; `null` with the export off, where only the header changes.
    */
-  attempt(headers: string[], method: string, target: string, attempt: number): Span | null {
+  attempt(
+    headers: string[],
+    method: string,
+    service: string,
+    target: string,
+    attempt: number,
+  ): Span | null {
     if (this.span === null || this.spanContext === null) {
       headers[this.headerAt] = formatTraceparent(
         this.traceId,
@@ -94,7 +100,7 @@ export class ExchangeTrace {
       return null;
     }
     const span = this.tracing.tracer!.startSpan(
-      method,
+      `${method} ${service}`,
       {
         kind: SpanKind.CLIENT,
         attributes: {

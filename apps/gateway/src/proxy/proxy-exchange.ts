@@ -220,7 +220,13 @@ export class ProxyExchange {
       outgoing.kind === 'counted-stream' ? new RequestBodyStream(outgoing.limit) : null;
     const sendsClientStream = outgoing.kind === 'client-stream';
     const { req, upstreamPath, headers, trace } = this.request;
-    const span = trace.attempt(headers, req.method ?? 'GET', pick.target.origin, this.attempts);
+    const span = trace.attempt(
+      headers,
+      req.method ?? 'GET',
+      upstreams.name,
+      pick.target.origin,
+      this.attempts,
+    );
     const attempt = new UpstreamAttempt(this, pick, counted, sendsClientStream, span);
     pick.target.inFlight += 1;
     this.current = attempt;
