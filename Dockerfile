@@ -42,7 +42,7 @@ ARG APP
 # with what only it needs). The services never load swagger-ui-dist: they serve their document as
 # JSON only (setupOpenApi, ui: false), and the one Swagger UI is the gateway's. The services keep
 # pg because DATABASE_URL (docker-stack.postgres.yml) chooses PostgreSQL at run time. Every app
-# keeps the OpenTelemetry API, SDK, resources, semantic conventions and OTLP/HTTP exporter (trace
+# keeps the OpenTelemetry API, core, SDK, resources, semantic conventions and OTLP/HTTP exporter (trace
 # export is chosen at run time by OTEL_EXPORTER_OTLP_ENDPOINT); none loads the async-hooks context
 # manager, since spans are parented explicitly.
 RUN case "$APP" in \

@@ -157,6 +157,52 @@ describe('gateway: OpenTelemetry export', () => {
     );
   }, 30_000);
 
+  it('should say once, not per batch, that spans were lost when the collector cannot be reached', async () => {
+    const port = await closedPort();
+    let out = '';
+    const child = spawn(process.execPath, NODE_ARGS, {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        GATEWAY_CONFIG: routes.file,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+        OTEL_BSP_SCHEDULE_DELAY: '100',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    try {
+      const origin = `http://127.0.0.1:${port}`;
+      await eventually(async () => {
+        try {
+          return (await fetch(`${origin}/health/live`)).ok;
+        } catch {
+          return false;
+        }
+      }, 25_000);
+      for (let i = 0; i < 3; i++) {
+        await (await fetch(`${origin}/api/echo/lost-${i}`)).text();
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      // The exporter retries a refused connection for about 9 s before it gives a batch up.
+      await eventually(() => out.includes('spans could not be exported'), 40_000);
+      // The later batches fail within the next second: none of them is logged again.
+      await new Promise((r) => setTimeout(r, 2_000));
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const warnings = out
+      .split('\n')
+      .filter((l) => l.includes('spans could not be exported'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(warnings).toEqual([
+      expect.objectContaining({ level: 'warn', context: 'TraceExport', spans: expect.any(Number) }),
+    ]);
+  }, 90_000);
+
   it('should export the request as a server span and each attempt as a sibling client span, flushed on SIGTERM', async () => {
     const port = await closedPort();
     const child = spawn(process.execPath, NODE_ARGS, {

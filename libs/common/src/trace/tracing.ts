@@ -17,6 +17,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { ReportingExporter } from './reporting-exporter';
 import { TraceExportConfig, traceExportConfig } from './trace-export';
 import { TraceIds, traceIds } from './trace-ids';
 import type { TraceParent } from './traceparent';
@@ -44,7 +45,7 @@ export class Tracing implements OnApplicationShutdown {
       this.provider = null;
       return;
     }
-    const exporter = new OTLPTraceExporter({ url: config.url });
+    const exporter = new ReportingExporter(new OTLPTraceExporter({ url: config.url }), config.url);
     this.provider = new TracerProvider({
       resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName }),
       sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
