@@ -1,4 +1,12 @@
-import { APP_PINO, requestIdOf, SERVER_CONFIG, ServerConfig } from '@app/common';
+import {
+  APP_PINO,
+  parseTraceparent,
+  requestIdOf,
+  SERVER_CONFIG,
+  ServerConfig,
+  TRACEPARENT_HEADER,
+  Tracing,
+} from '@app/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -9,6 +17,7 @@ import type { RouteMatch } from '../routing/route-table';
 import { AccessLog } from './access-log';
 import type { ConfigGeneration } from './config-generation';
 import { sendError } from './error-response';
+import { ExchangeTrace } from './exchange-trace';
 import { upstreamRequestHeaders } from './forwarded-headers';
 import { ExchangeContext, ProxyExchange } from './proxy-exchange';
 import { LiveConfig } from './live-config';
@@ -56,6 +65,7 @@ export class RequestPipeline {
     metrics: GatewayMetrics,
     @Inject(APP_PINO) private readonly logger: Logger,
     config: ConfigService,
+    private readonly tracing: Tracing,
   ) {
     const server = config.getOrThrow<ServerConfig>(SERVER_CONFIG);
     this.context = { health, accessLog, logger, revealTarget: !server.production };
@@ -128,6 +138,13 @@ export class RequestPipeline {
       req.headers['idempotency-key'] !== undefined,
     );
     const headers = upstreamRequestHeaders(req, requestId);
+    const trace = ExchangeTrace.begin(
+      this.tracing,
+      req,
+      route.service.basePath,
+      canonical.path,
+      headers,
+    );
     const exchange = new ProxyExchange(this.context, {
       req,
       res,
@@ -136,6 +153,7 @@ export class RequestPipeline {
       upstreamPath: route.path + canonical.query,
       headers,
       requestId,
+      trace,
       started,
       replaySafe,
     });
@@ -161,6 +179,9 @@ export class RequestPipeline {
     this.unrouted.record(400, latencyMs / 1000);
     this.accessLog.write({
       requestId,
+      traceId:
+        parseTraceparent(req.headers[TRACEPARENT_HEADER])?.traceId ??
+        this.tracing.ids.generateTraceId(),
       method: req.method,
       path: '-',
       status: 400,
