@@ -41,7 +41,10 @@ ARG APP
 # Each image carries only the packages its app imports (`npm pkg delete` + prune drops a package
 # with what only it needs). The services never load swagger-ui-dist: they serve their document as
 # JSON only (setupOpenApi, ui: false), and the one Swagger UI is the gateway's. The services keep
-# pg because DATABASE_URL (docker-stack.postgres.yml) chooses PostgreSQL at run time.
+# pg because DATABASE_URL (docker-stack.postgres.yml) chooses PostgreSQL at run time. Every app
+# keeps the OpenTelemetry API, core, SDK, resources, semantic conventions and OTLP/HTTP exporter (trace
+# export is chosen at run time by OTEL_EXPORTER_OTLP_ENDPOINT); none loads the async-hooks context
+# manager, since spans are parented explicitly.
 RUN case "$APP" in \
       gateway) unused="better-sqlite3 pg typeorm @nestjs/typeorm" ;; \
       product-service) unused="@redis/client undici yaml @nestjs/jwt @nestjs/axios" ;; \
@@ -49,7 +52,7 @@ RUN case "$APP" in \
       checkout-service) unused="@redis/client undici yaml @nestjs/jwt" ;; \
       *) echo "build with --build-arg APP=<gateway|user-service|product-service|checkout-service>, got '$APP'" >&2; exit 1 ;; \
     esac \
- && for p in $unused; do npm pkg delete "dependencies.$p"; done \
+ && for p in $unused @opentelemetry/context-async-hooks; do npm pkg delete "dependencies.$p"; done \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && if [ "$APP" != gateway ]; then rm -rf node_modules/swagger-ui-dist \
       && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"; fi \

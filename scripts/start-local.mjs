@@ -152,6 +152,8 @@ async function stopAll(code) {
 
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
+// A closed terminal: the gateway takes SIGHUP as a config reload, so it is stopped here with the rest.
+process.on('SIGHUP', () => void stopAll(0));
 
 const services = processes.filter((p) => p.app !== 'gateway');
 const gateway = processes.filter((p) => p.app === 'gateway');

@@ -9,6 +9,7 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OpenApiModule } from './openapi/openapi.module';
 import { ProxyModule } from './proxy/proxy.module';
+import { ReloadModule } from './reload/reload.module';
 import { RoutingModule } from './routing/routing.module';
 
 @Module({
@@ -24,6 +25,7 @@ import { RoutingModule } from './routing/routing.module';
     AuthModule,
     ProxyModule,
     DiscoveryModule,
+    ReloadModule,
     HealthModule,
     OpenApiModule,
     AdminModule,

@@ -2,7 +2,7 @@ import { Test } from '@nestjs/testing';
 import { join } from 'node:path';
 import { GatewayModule } from '../src/gateway.module';
 import { GATEWAY_CONFIG } from '../src/routing/routing.tokens';
-import { RouteTable } from '../src/routing/route-table';
+import { LiveConfig } from '../src/proxy/live-config';
 import { TestGateway, writeConfig } from './support/test-gateway';
 import { TestUpstream } from './support/test-upstream';
 
@@ -73,7 +73,7 @@ describe('gateway: config validation at start', () => {
     for (const name of ['gateway.local.yaml', 'gateway.swarm.yaml']) {
       process.env.GATEWAY_CONFIG = join(ROOT, 'config', name);
       const moduleRef = await Test.createTestingModule({ imports: [GatewayModule] }).compile();
-      const table = moduleRef.get(RouteTable);
+      const table = moduleRef.get(LiveConfig).current.routes;
       const canonical = (path: string) => ({ ok: true as const, path, query: '' });
       expect(table.resolve(canonical('/api/products/1'), 'GET')?.policy).toEqual({
         kind: 'public',
@@ -101,24 +101,15 @@ describe('gateway: an unexpected error on the proxy path', () => {
 
   beforeAll(async () => {
     await upstream.start();
-    gateway = await new TestGateway(
-      { services: [valid({ targets: [upstream.origin] })] },
-      {
-        override: (builder) =>
-          builder.overrideProvider(RouteTable).useFactory({
-            inject: [GATEWAY_CONFIG],
-            factory: (config: ConstructorParameters<typeof RouteTable>[0]) => {
-              const table = new RouteTable(config);
-              const resolve = table.resolve.bind(table);
-              table.resolve = (canonical, method) => {
-                if (canonical.path === '/api/products/boom') throw new Error('bug on the hot path');
-                return resolve(canonical, method);
-              };
-              return table;
-            },
-          }),
-      },
-    ).start();
+    gateway = await new TestGateway({
+      services: [valid({ targets: [upstream.origin] })],
+    }).start();
+    const table = gateway.get(LiveConfig).current.routes;
+    const resolve = table.resolve.bind(table);
+    table.resolve = (canonical, method) => {
+      if (canonical.path === '/api/products/boom') throw new Error('bug on the hot path');
+      return resolve(canonical, method);
+    };
   });
 
   afterAll(async () => {

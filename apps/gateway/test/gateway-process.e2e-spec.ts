@@ -29,6 +29,7 @@ describe('gateway: as a process', () => {
   }, 30_000);
 
   describe('access log', () => {
+    const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
     const upstream = new TestUpstream();
     let child: ChildProcess;
     let output = '';
@@ -66,7 +67,9 @@ describe('gateway: as a process', () => {
         }
       }
       await (
-        await fetch(`${origin}/api/products/42?q=1`, { headers: { 'x-request-id': 'log-1' } })
+        await fetch(`${origin}/api/products/42?q=1`, {
+          headers: { 'x-request-id': 'log-1', traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` },
+        })
       ).text();
       // Sent with node:http: fetch would resolve the dot segment before sending.
       await new Promise<void>((resolve, reject) =>
@@ -102,6 +105,7 @@ describe('gateway: as a process', () => {
         service: 'gateway',
         msg: 'proxy',
         requestId: 'log-1',
+        traceId: TRACE_ID,
         method: 'GET',
         path: '/api/products/42',
         status: 200,
@@ -112,8 +116,10 @@ describe('gateway: as a process', () => {
       });
     });
 
-    it('should log a refused path too', () => {
-      expect(lines().filter((l) => l.status === 400)).toHaveLength(1);
+    it('should log a refused path too, under a trace of its own', () => {
+      const refused = lines().filter((l) => l.status === 400);
+      expect(refused).toHaveLength(1);
+      expect(refused[0].traceId).toMatch(/^[0-9a-f]{32}$/);
       expect(lines()).toHaveLength(2);
     });
   });

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { RouteTable } from '../src/routing/route-table';
+import { LiveConfig } from '../src/proxy/live-config';
 import { TestGateway } from './support/test-gateway';
 import { echo, TestUpstream } from './support/test-upstream';
 
@@ -195,7 +195,7 @@ describe('gateway: routing, paths and forwarding', () => {
     });
 
     it('should give the route lookup the resolved auth policy', () => {
-      const table = gateway.get(RouteTable);
+      const table = gateway.get(LiveConfig).current.routes;
       const canonical = { ok: true as const, path: '/api/users/5', query: '' };
       expect(table.resolve(canonical, 'GET')).toMatchObject({
         path: '/5',

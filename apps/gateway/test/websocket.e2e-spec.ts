@@ -1,9 +1,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { AddressInfo, connect, createServer, Socket } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { stringify } from 'yaml';
 import { TokenStore } from '../src/auth/token-store/token-store';
 import { TunnelRegistry } from '../src/proxy/websocket/tunnel-registry';
+import { ConfigReloader } from '../src/reload/config-reloader';
 import { hmacToken, tokenClaims } from './support/auth-fixtures';
 import { decodeJwt, deleteKeys, testKeyPrefix } from './support/auth-harness';
 import { startAuthGateway, tokenFor } from './support/auth-gateway';
@@ -443,6 +446,47 @@ describe('gateway: WebSocket tunnels end with either side (e2e)', () => {
       expect(at - started).toBeGreaterThanOrEqual(350);
       expect(busy.readyState).toBe(WebSocket.OPEN);
       busy.terminate();
+    } finally {
+      await gateway.close();
+      await upstream.stop();
+    }
+  });
+});
+
+describe('gateway: WebSocket tunnels and a config reload (e2e)', () => {
+  it('should accept upgrades once a reload turns websocket on, and keep a tunnel open across reloads', async () => {
+    const upstream = await new WebSocketUpstream().start();
+    const config = routes(upstream.origin);
+    const gateway = await new TestGateway(config).start();
+    const reload = (next: unknown) => {
+      writeFileSync(gateway.configFile, stringify(next));
+      expect(gateway.get(ConfigReloader).reload('SIGHUP').result).toBe('success');
+    };
+    try {
+      const url = `ws://127.0.0.1:${gateway.port}`;
+      const tunnel = await openSocket(`${url}/api/chat/x`);
+      expect((await refusal(`${url}/api/plain/x`)).status).toBe(400);
+      reload({
+        ...config,
+        services: [config.services[0], { ...config.services[1], websocket: true }],
+      });
+      const plain = await openSocket(`${url}/api/plain/x`);
+      const reply = nextMessage(plain);
+      plain.send('after the reload');
+      await expect(reply).resolves.toBe('after the reload');
+      // Off everywhere: the same handshake is an ordinary request again, answered by the upstream.
+      reload({
+        ...config,
+        services: config.services.map((service) => ({ ...service, websocket: false })),
+      });
+      const off = await refusal(`${url}/api/chat/x`);
+      expect(off.status).toBe(404);
+      expect(upstream.handshakes).toHaveLength(2);
+      const echo = nextMessage(tunnel);
+      tunnel.send('still open');
+      await expect(echo).resolves.toBe('still open');
+      tunnel.terminate();
+      plain.terminate();
     } finally {
       await gateway.close();
       await upstream.stop();

@@ -12,15 +12,16 @@ import { JsonDepthMiddleware } from './json-depth';
 import { createPinoLogger, JsonLogger } from './logger';
 import { APP_PINO, RequestContextMiddleware } from './request-context.middleware';
 import { ShutdownState } from './shutdown';
+import { Tracing } from './trace/tracing';
 
 export interface CommonHttpOptions {
-  /** Name written on every log line as `service`. */
+  /** Name written on every log line as `service`, and the default `OTEL_SERVICE_NAME`. */
   service: string;
 }
 
 /**
- * The request pipeline every app shares: request ids, access logs, a bound on body nesting,
- * validation and one error shape.
+ * The request pipeline every app shares: request ids, trace context (and its optional export),
+ * access logs, a bound on body nesting, validation and one error shape.
  */
 @Global()
 @Module({})
@@ -45,8 +46,9 @@ export class CommonHttpModule implements NestModule {
         },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
         ShutdownState,
+        { provide: Tracing, useFactory: () => Tracing.fromEnv(options.service) },
       ],
-      exports: [APP_PINO, JsonLogger, ShutdownState],
+      exports: [APP_PINO, JsonLogger, ShutdownState, Tracing],
     };
   }
 

@@ -22,4 +22,5 @@ export * from './retry-later.exception';
 export * from './server.config';
 export * from './shutdown';
 export * from './storage-failure';
+export * from './trace';
 export * from './url-list';

@@ -1,6 +1,7 @@
 import { LoggerService } from '@nestjs/common';
 import pino, { Logger as PinoLogger } from 'pino';
 import { ConfigurationError, isConfigurationError } from './env-validation';
+import { requestScopeLogFields } from './trace/request-scope';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -15,11 +16,15 @@ export function logLevel(env: NodeJS.ProcessEnv = process.env): string {
   return level;
 }
 
-/** Creates the JSON-lines logger every app writes with; `LOG_LEVEL` sets the level. */
+/**
+ * Creates the JSON-lines logger every app writes with; `LOG_LEVEL` sets the level. A line written
+ * while a request is served carries its `requestId` and `traceId`.
+ */
 export function createPinoLogger(service: string): PinoLogger {
   return pino({
     level: logLevel(),
     base: { service },
+    mixin: requestScopeLogFields,
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
   });

@@ -9,6 +9,8 @@ import {
   isIdempotentMethod,
   isRetryableStatus,
 } from './retry-rules';
+import { peerCallTrace } from './trace/request-scope';
+import type { Tracing } from './trace/tracing';
 
 const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 25, maxMs: 250 };
 
@@ -58,6 +60,8 @@ type Try<T> =
  * the timeout, and on a connection error, a timeout or a 502/503/504 the next replica after a
  * full-jitter backoff. A call that may already have reached a replica is repeated only when it is
  * safe to repeat (see `ReplicaRequest.idempotent`); one refused before it was sent always may be.
+ * Given the app's `Tracing`, a call made while serving a request continues its trace: each try
+ * sends its own `traceparent` (a client span of its own when exporting) under the request's span.
  */
 export class ReplicaCaller {
   private readonly logger = new Logger(ReplicaCaller.name);
@@ -67,6 +71,7 @@ export class ReplicaCaller {
   constructor(
     private readonly http: HttpService,
     private readonly replicas: ReplicaSet,
+    private readonly tracing?: Tracing,
   ) {
     this.backoff = replicas.backoff ?? DEFAULT_BACKOFF;
   }
@@ -113,13 +118,21 @@ export class ReplicaCaller {
 
   private async tryOnce<T>(target: string, request: ReplicaRequest): Promise<Try<T>> {
     const { timeoutMs } = this.replicas;
+    const url = `${target}${request.path}`;
+    const traced = peerCallTrace(
+      this.tracing,
+      `${request.method} ${this.service}`,
+      request.method,
+      url,
+      target,
+    );
     try {
       const response = await firstValueFrom(
         this.http.request<T>({
-          url: `${target}${request.path}`,
+          url,
           method: request.method,
           data: request.body,
-          headers: { accept: 'application/json', ...request.headers },
+          headers: { accept: 'application/json', ...request.headers, ...traced.headers },
           // `timeout` is a socket idle bound; the signal also bounds a slowly dripping answer.
           timeout: timeoutMs,
           signal: AbortSignal.timeout(timeoutMs),
@@ -127,6 +140,7 @@ export class ReplicaCaller {
           maxRedirects: 0,
         }),
       );
+      traced.end(response.status);
       if (isRetryableStatus(response.status)) {
         return { kind: 'failed', reason: `HTTP ${response.status}`, sent: true };
       }
@@ -136,8 +150,10 @@ export class ReplicaCaller {
       if (isAxiosError(err) && !err.response) {
         const code = err.code ?? err.message;
         const reason = TIMEOUT_CODES.has(code) ? `timed out after ${timeoutMs} ms` : code;
+        traced.end(null, reason);
         return { kind: 'failed', reason, sent: !NOT_SENT_CODES.has(code) };
       }
+      traced.end(null, (err as Error).message);
       throw err;
     }
   }

@@ -1,4 +1,4 @@
-import { ReplicaCaller } from '@app/common';
+import { ReplicaCaller, Tracing } from '@app/common';
 import { MONEY_PATTERN, ProductView } from '@app/contracts';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable } from '@nestjs/common';
@@ -27,8 +27,9 @@ export class ProductClient {
   constructor(
     http: HttpService,
     @Inject(clientsConfig.KEY) config: ConfigType<typeof clientsConfig>,
+    tracing: Tracing,
   ) {
-    this.caller = new ReplicaCaller(http, config.product);
+    this.caller = new ReplicaCaller(http, config.product, tracing);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { ReplicaCaller } from '@app/common';
+import { ReplicaCaller, Tracing } from '@app/common';
 import { HttpService } from '@nestjs/axios';
 import { Inject, Injectable } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
@@ -14,8 +14,9 @@ export class UserClient {
   constructor(
     http: HttpService,
     @Inject(clientsConfig.KEY) config: ConfigType<typeof clientsConfig>,
+    tracing: Tracing,
   ) {
-    this.caller = new ReplicaCaller(http, config.user);
+    this.caller = new ReplicaCaller(http, config.user, tracing);
   }
 
   /**

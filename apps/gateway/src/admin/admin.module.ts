@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { ProxyModule } from '../proxy/proxy.module';
-import { RoutingModule } from '../routing/routing.module';
+import { ReloadModule } from '../reload/reload.module';
 import { DashboardAssets } from './dashboard-assets';
 import { DashboardController } from './dashboard.controller';
 import { StatusController } from './status.controller';
@@ -9,7 +9,7 @@ import { StatusService } from './status.service';
 
 /** The admin status API (`/api/admin/status`) and the dashboard page over it (`/dashboard`). */
 @Module({
-  imports: [RoutingModule, ProxyModule, AuthModule],
+  imports: [ProxyModule, ReloadModule, AuthModule],
   controllers: [StatusController, DashboardController],
   providers: [StatusService, DashboardAssets],
 })

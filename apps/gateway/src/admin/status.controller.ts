@@ -23,10 +23,37 @@ export class StatusController {
   @ApiOkResponse({
     schema: {
       type: 'object',
-      required: ['generatedAt', 'uptimeSeconds', 'services', 'config'],
+      required: [
+        'generatedAt',
+        'uptimeSeconds',
+        'configVersion',
+        'lastReload',
+        'services',
+        'config',
+      ],
       properties: {
         generatedAt: { type: 'string', format: 'date-time' },
         uptimeSeconds: { type: 'number' },
+        configVersion: {
+          type: 'object',
+          description: 'The config in effect: 1 at start, one more per reload that took effect',
+          properties: {
+            number: { type: 'integer' },
+            digest: { type: 'string', description: 'SHA-256 of the file, first 12 hex digits' },
+            loadedAt: { type: 'string', format: 'date-time' },
+          },
+        },
+        lastReload: {
+          type: 'object',
+          nullable: true,
+          description: 'The last reload that changed something or failed (null before one)',
+          properties: {
+            at: { type: 'string', format: 'date-time' },
+            trigger: { type: 'string', enum: ['SIGHUP', 'file'] },
+            result: { type: 'string', enum: ['success', 'invalid', 'error', 'unchanged'] },
+            error: { type: 'string', nullable: true },
+          },
+        },
         services: {
           type: 'array',
           description: 'Each routed service: its targets (up, down or ejected), load and traffic',

@@ -1,10 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import type { ConfigVersion } from '../proxy/config-generation';
+import { LiveConfig } from '../proxy/live-config';
 import { formatAuthPolicy } from '../routing/auth-policy';
 import type { TrafficSnapshot } from '../metrics/traffic-window';
 import type { GatewayConfig, ServiceConfig } from '../routing/gateway-config';
 import { GatewayConfigSchema, ServiceSchema } from '../routing/gateway-config.schema';
-import { GATEWAY_CONFIG } from '../routing/routing.tokens';
-import { ServiceUpstreams, UpstreamRegistry } from '../proxy/upstream-registry';
+import type { ServiceUpstreams } from '../proxy/upstream-registry';
+import { ConfigReloader, ReloadOutcome } from '../reload/config-reloader';
 import type { UpstreamTarget } from '../proxy/upstream-target';
 import { TunnelRegistry } from '../proxy/websocket/tunnel-registry';
 
@@ -58,6 +60,10 @@ export type ConfigReport = { readonly [K in ConfigReportKey]: unknown } & {
 export interface GatewayStatus {
   readonly generatedAt: string;
   readonly uptimeSeconds: number;
+  /** The config generation in effect. */
+  readonly configVersion: ConfigVersion;
+  /** The last reload that changed something or failed, `null` before one. */
+  readonly lastReload: Omit<ReloadOutcome, 'version'> | null;
   readonly services: readonly ServiceStatus[];
   readonly config: ConfigReport;
 }
@@ -66,20 +72,27 @@ export interface GatewayStatus {
 @Injectable()
 export class StatusService {
   constructor(
-    private readonly registry: UpstreamRegistry,
-    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly live: LiveConfig,
+    private readonly reloader: ConfigReloader,
     private readonly tunnels: TunnelRegistry,
   ) {}
 
   report(): GatewayStatus {
     const now = Date.now();
+    const generation = this.live.current;
+    const last = this.reloader.lastReload;
     return {
       generatedAt: new Date(now).toISOString(),
       uptimeSeconds: Math.round(process.uptime()),
-      services: this.registry.services.map((service) =>
-        serviceStatus(service, now, this.tunnels.openFor(service.config.index)),
+      configVersion: generation.version,
+      lastReload:
+        last === null
+          ? null
+          : { at: last.at, trigger: last.trigger, result: last.result, error: last.error },
+      services: generation.services.map((service) =>
+        serviceStatus(service, now, this.tunnels.openFor(service.name)),
       ),
-      config: configReport(this.config),
+      config: configReport(generation.config),
     };
   }
 }

@@ -34,6 +34,7 @@ describe('gateway import graph', () => {
       ['.'],
       ['openapi'],
       ['admin', 'health', 'discovery'],
+      ['reload'],
       ['proxy'],
       ['auth', 'rate-limit', 'cache'],
       ['redis', 'routing', 'metrics'],

@@ -8,7 +8,7 @@ import { authConfig } from './auth.config';
 import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { TRUSTED_PROXY_HOPS } from './auth.tokens';
-import { CredentialsClient, USER_SERVICE_URLS } from './credentials.client';
+import { CredentialsClient, USER_SERVICE_NAME, USER_SERVICE_URLS } from './credentials.client';
 import { JwtAuthGuard } from './jwt-auth.guard';
 import { MemoryRateLimitStore, RedisRateLimitStore } from '../redis/rate-limit-store';
 import { LoginRateLimiter } from './login-rate-limiter';
@@ -24,9 +24,6 @@ import { RoutingModule } from '../routing/routing.module';
 import { GATEWAY_CONFIG } from '../routing/routing.tokens';
 
 type AuthConfig = ConfigType<typeof authConfig>;
-
-/** The route config's service whose replicas check credentials at login. */
-const USER_SERVICE_NAME = 'user-service';
 
 function keyObject(variable: string, make: () => KeyObject): KeyObject {
   try {

@@ -1,11 +1,14 @@
 import { ROLE_NAME, UserView } from '@app/contracts';
-import { ReplicaCaller } from '@app/common';
+import { ReplicaCaller, Tracing } from '@app/common';
 import { HttpService } from '@nestjs/axios';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ConfigType } from '@nestjs/config';
 import { authConfig } from './auth.config';
 
-/** Where the user-service replicas listen (`readonly string[]`). */
+/** The route config's service whose replicas check credentials at login. */
+export const USER_SERVICE_NAME = 'user-service';
+
+/** Where the user-service replicas listen (`readonly string[]`), read once at start. */
 export const USER_SERVICE_URLS = Symbol('USER_SERVICE_URLS');
 
 export type CredentialsCheck =
@@ -28,12 +31,13 @@ export class CredentialsClient {
     http: HttpService,
     @Inject(USER_SERVICE_URLS) urls: readonly string[],
     @Inject(authConfig.KEY) config: ConfigType<typeof authConfig>,
+    @Optional() tracing?: Tracing,
   ) {
-    this.caller = new ReplicaCaller(http, {
-      service: 'user-service',
-      urls,
-      timeoutMs: config.userServiceTimeoutMs,
-    });
+    this.caller = new ReplicaCaller(
+      http,
+      { service: 'user-service', urls, timeoutMs: config.userServiceTimeoutMs },
+      tracing,
+    );
   }
 
   async verify(email: string, password: string, requestId?: string): Promise<CredentialsCheck> {

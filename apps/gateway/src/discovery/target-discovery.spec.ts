@@ -88,6 +88,38 @@ describe('TargetDiscovery', () => {
     ]);
   });
 
+  it('should start a reloaded service from the addresses found so far, then resolve its names again', async () => {
+    resolver.answers.set('tasks.svc', ['10.0.0.1', '10.0.0.2']);
+    start({ targets: ['http://tasks.svc:3001'], discovery: { enabled: true } });
+    await discovery.onApplicationBootstrap();
+    const old = registry.get(0);
+    const [first, second] = old.targets;
+
+    resolver.answers.set('tasks.svc', ['10.0.0.2', '10.0.0.3']);
+    const reloaded = parseGatewayConfig({
+      services: [
+        {
+          name: 'svc',
+          basePath: '/svc2',
+          activeHealth: { enabled: false },
+          targets: ['http://tasks.svc:3001'],
+          discovery: { enabled: true },
+        },
+      ],
+    });
+    registry.adopt(registry.prepare(reloaded));
+    const next = registry.get(0);
+    expect(next).not.toBe(old);
+    expect(next.targets).toEqual([first, second]);
+
+    await new Promise((r) => setTimeout(r, 20));
+    expect(origins()).toEqual(['http://10.0.0.2:3001', 'http://10.0.0.3:3001']);
+    expect(next.targets[0]).toBe(second);
+    expect(first.retired).toBe(true);
+    // The old service's set is no longer touched.
+    expect(old.targets).toEqual([first, second]);
+  });
+
   it('should keep the targets that stay, add new addresses and retire vanished ones', async () => {
     resolver.answers.set('tasks.svc', ['10.0.0.1', '10.0.0.2']);
     start({ targets: ['http://tasks.svc:3001'], discovery: { enabled: true } });

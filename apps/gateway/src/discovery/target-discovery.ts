@@ -7,7 +7,12 @@ import {
 } from '@nestjs/common';
 import { isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { ServiceUpstreams, UpstreamRegistry, WantedTarget } from '../proxy/upstream-registry';
+import {
+  ServicesReplaced,
+  ServiceUpstreams,
+  UpstreamRegistry,
+  WantedTarget,
+} from '../proxy/upstream-registry';
 import { HOST_RESOLVER, HostResolver } from './host-resolver';
 import { addressOrigin, resolvableHost } from '../routing/target-names';
 
@@ -39,33 +44,47 @@ interface DiscoveredService {
  */
 @Injectable()
 export class TargetDiscovery implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly services: DiscoveredService[];
+  private services: readonly DiscoveredService[];
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  private started = false;
 
   constructor(
     private readonly registry: UpstreamRegistry,
     @Inject(HOST_RESOLVER) private readonly resolve: HostResolver,
     @Inject(APP_PINO) private readonly logger: Logger,
   ) {
-    this.services = [];
-    for (const upstreams of registry.services) {
-      if (!upstreams.config.discovery.enabled) continue;
-      const fixed: WantedTarget[] = [];
-      const names: NamedTarget[] = [];
-      for (const { url: source } of upstreams.config.targets) {
-        const host = resolvableHost(source);
-        if (host === null) fixed.push({ origin: source, source });
-        else names.push({ source, host, addresses: null, failing: false });
-      }
-      if (names.length > 0) this.services.push({ upstreams, fixed, names, running: null });
-    }
+    this.services = discovered(registry.services, []);
+    registry.onServicesReplaced((change) => this.servicesReplaced(change));
   }
 
   async onApplicationBootstrap(): Promise<void> {
     // The server listens only after this: the first requests already see the resolved targets.
     await this.refresh();
+    this.started = true;
     for (const service of this.services) this.schedule(service);
+  }
+
+  /**
+   * A reloaded config: its services start from the addresses already known for the names they
+   * keep (the registry carried those targets over) and are resolved again at once.
+   */
+  private servicesReplaced({ services }: ServicesReplaced): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.services = discovered(services, this.services);
+    if (!this.started || this.stopped) return;
+    for (const service of this.services) {
+      void this.refreshService(service)
+        .catch((err: unknown) =>
+          this.logger.error({
+            msg: 'target discovery failed',
+            upstream: service.upstreams.name,
+            err,
+          }),
+        )
+        .finally(() => this.schedule(service));
+    }
   }
 
   beforeApplicationShutdown(): void {
@@ -89,7 +108,7 @@ export class TargetDiscovery implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   private schedule(service: DiscoveredService): void {
-    if (this.stopped) return;
+    if (this.stopped || service.upstreams.superseded) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       void this.refreshService(service)
@@ -158,4 +177,34 @@ export class TargetDiscovery implements OnApplicationBootstrap, BeforeApplicatio
     }
     name.addresses = addresses;
   }
+}
+
+/** The services with discovery on and a target name, each name's known addresses taken from `before`. */
+function discovered(
+  services: readonly ServiceUpstreams[],
+  before: readonly DiscoveredService[],
+): DiscoveredService[] {
+  const out: DiscoveredService[] = [];
+  for (const upstreams of services) {
+    if (!upstreams.config.discovery.enabled) continue;
+    const known = before.find((s) => s.upstreams.name === upstreams.name);
+    const fixed: WantedTarget[] = [];
+    const names: NamedTarget[] = [];
+    for (const { url: source } of upstreams.config.targets) {
+      const host = resolvableHost(source);
+      if (host === null) {
+        fixed.push({ origin: source, source });
+        continue;
+      }
+      const previous = known?.names.find((n) => n.source === source);
+      names.push({
+        source,
+        host,
+        addresses: previous?.addresses ?? null,
+        failing: previous?.failing ?? false,
+      });
+    }
+    if (names.length > 0) out.push({ upstreams, fixed, names, running: null });
+  }
+  return out;
 }

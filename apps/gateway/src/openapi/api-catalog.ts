@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
-import { UpstreamRegistry } from '../proxy/upstream-registry';
-import { RouteTable } from '../routing/route-table';
+import type { ConfigGeneration } from '../proxy/config-generation';
+import { LiveConfig } from '../proxy/live-config';
+import type { ServiceUpstreams } from '../proxy/upstream-registry';
 import { CombinedApiDocument, mergeApiDocuments, ServiceApi } from './api-document-merge';
 import { ServiceDocsClient } from './service-docs.client';
 
@@ -30,6 +31,8 @@ const INFO: OpenAPIObject['info'] = {
 };
 
 interface Built {
+  /** The config generation it was built from: a reload rebuilds it. */
+  readonly generation: ConfigGeneration;
   readonly document: CombinedApiDocument;
   readonly json: string;
   readonly expiresAt: number;
@@ -46,8 +49,7 @@ export class ApiCatalog {
   private building?: Promise<Built>;
 
   constructor(
-    private readonly registry: UpstreamRegistry,
-    private readonly routes: RouteTable,
+    private readonly live: LiveConfig,
     private readonly client: ServiceDocsClient,
     @Inject(API_CATALOG_OPTIONS) private readonly options: ApiCatalogOptions,
   ) {}
@@ -68,14 +70,18 @@ export class ApiCatalog {
   }
 
   private current(): Promise<Built> {
-    if (this.built && Date.now() < this.built.expiresAt) return Promise.resolve(this.built);
+    const built = this.built;
+    if (built && built.generation === this.live.current && Date.now() < built.expiresAt) {
+      return Promise.resolve(built);
+    }
     this.building ??= this.build().finally(() => (this.building = undefined));
     return this.building;
   }
 
   private async build(): Promise<Built> {
+    const generation = this.live.current;
     const services = await Promise.all(
-      this.registry.services.map(async (service): Promise<ServiceApi> => {
+      generation.services.map(async (service): Promise<ServiceApi> => {
         const fetched = await this.client.fetch(service);
         return {
           name: service.name,
@@ -86,11 +92,11 @@ export class ApiCatalog {
       }),
     );
     const document = mergeApiDocuments({
-      info: withWebSocketNote(INFO, this.registry),
+      info: withWebSocketNote(INFO, generation.services),
       gateway: this.gatewayDocument,
       services,
       route: (method, path) => {
-        const match = this.routes.resolve({ ok: true, path, query: '' }, method);
+        const match = generation.routes.resolve({ ok: true, path, query: '' }, method);
         return match && !match.fenced
           ? { service: match.service.name, policy: match.policy }
           : undefined;
@@ -98,7 +104,12 @@ export class ApiCatalog {
     });
     const ttl =
       document['x-unavailable'].length === 0 ? this.options.ttlMs : this.options.partialTtlMs;
-    this.built = { document, json: JSON.stringify(document), expiresAt: Date.now() + ttl };
+    this.built = {
+      generation,
+      document,
+      json: JSON.stringify(document),
+      expiresAt: Date.now() + ttl,
+    };
     return this.built;
   }
 }
@@ -106,9 +117,9 @@ export class ApiCatalog {
 /** The info, saying under which base paths a WebSocket handshake is tunnelled (none: as it is). */
 function withWebSocketNote(
   info: OpenAPIObject['info'],
-  registry: UpstreamRegistry,
+  services: readonly ServiceUpstreams[],
 ): OpenAPIObject['info'] {
-  const bases = registry.services
+  const bases = services
     .filter((service) => service.config.websocket)
     .map((service) => `\`${service.config.basePath}\` (${service.name})`);
   if (bases.length === 0) return info;

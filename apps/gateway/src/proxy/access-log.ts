@@ -25,6 +25,8 @@ function jsonString(value: string): string {
 
 export interface AccessLogEntry {
   requestId: string;
+  /** The W3C trace id: the client's when its `traceparent` was valid, else the gateway's new one. */
+  traceId: string;
   method: string | undefined;
   path: string;
   status: number;
@@ -78,7 +80,7 @@ export class AccessLog implements OnApplicationShutdown {
     if (this.destination === undefined) return;
     const method = entry.method === undefined ? '' : `,"method":${jsonString(entry.method)}`;
     const target = entry.target === null ? 'null' : jsonString(entry.target);
-    this.pending += `{"level":"info","time":"${isoTimeOncePerMillisecond()}","service":"gateway","requestId":${jsonString(entry.requestId)}${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${entry.latencyMs},"upstream":${jsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`;
+    this.pending += `{"level":"info","time":"${isoTimeOncePerMillisecond()}","service":"gateway","requestId":${jsonString(entry.requestId)},"traceId":"${entry.traceId}"${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${entry.latencyMs},"upstream":${jsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`;
     if (this.pending.length >= BATCH_CHARS) this.flush();
   }
 

@@ -13,7 +13,7 @@ function pairs(flat: string[]): [string, string][] {
 }
 
 describe('upstreamRequestHeaders', () => {
-  it('should drop hop-by-hop, named, identity and forwarding headers and set its own', () => {
+  it('should drop hop-by-hop, named, identity, forwarding and trace headers and set its own', () => {
     const headers = upstreamRequestHeaders(
       request({
         host: 'api.example.com',
@@ -33,6 +33,8 @@ describe('upstreamRequestHeaders', () => {
         'x-forwarded-proto': 'https',
         'x-forwarded-host': 'evil',
         'x-request-id': 'from-client',
+        traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        tracestate: 'congo=t61rcWkgMzE',
         accept: 'application/json',
         'content-length': '5',
       }),

@@ -22,6 +22,9 @@ const NOT_FROM_CLIENT = new Set([
   'x-forwarded-proto',
   'x-forwarded-host',
   'x-request-id',
+  // Set per attempt with the gateway's own span id (ExchangeTrace).
+  'traceparent',
+  'tracestate',
   // The gateway has verified the bearer token; services get the identity headers, never the token.
   'authorization',
   IDENTITY_HEADERS.userId,
@@ -33,7 +36,8 @@ const NOT_FROM_CLIENT = new Set([
  * Headers for the upstream request as a flat `[name, value, ...]` list: the client's headers
  * without hop-by-hop ones (and those its `Connection` names), `Host` (undici sets the target's),
  * identity headers and any client-sent forwarding headers; then `X-Forwarded-For` (appended to),
- * `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Request-Id`.
+ * `X-Forwarded-Proto`, `X-Forwarded-Host` and `X-Request-Id`. The client's `traceparent` and
+ * `tracestate` are left out here: `ExchangeTrace` sets them.
  */
 export function upstreamRequestHeaders(req: IncomingMessage, requestId: string): string[] {
   const headers = req.headers;

@@ -17,7 +17,9 @@ import type { GatewayConfig } from '../routing/gateway-config';
 import { parseGatewayConfig } from '../routing/gateway-config.loader';
 import { GATEWAY_SETTINGS } from '../routing/gateway-env';
 import type { RouteMatch } from '../routing/route-table';
+import { Tracing } from '@app/common';
 import { AccessLog } from './access-log';
+import { ExchangeTrace } from './exchange-trace';
 import { ExchangeContext, ExchangeState, ProxyExchange } from './proxy-exchange';
 import { TargetHealth } from './target-health';
 import { UpstreamHealth } from './upstream-health';
@@ -212,14 +214,16 @@ describe('ProxyExchange against a fake dispatcher', () => {
   beforeAll(async () => {
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const upstreams = registry.get(0);
+      const headers = ['x-request-id', 'rid-1'];
       const exchange = new ProxyExchange(context, {
         req,
         res,
         upstreams,
         route: route(),
         upstreamPath: '/items',
-        headers: ['x-request-id', 'rid-1'],
+        headers,
         requestId: 'rid-1',
+        trace: ExchangeTrace.begin(new Tracing(null), req, '/svc', '/svc/items', headers),
         started: performance.now(),
         replaySafe: upstreams.retry.isReplaySafe(
           req.method ?? 'GET',

@@ -4,12 +4,14 @@ import type {
   OutgoingHttpHeaders,
   ServerResponse,
 } from 'node:http';
+import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ResponseTap } from '../cache/response-tap';
 import type { RouteMatch } from '../routing/route-table';
 import type { AccessLog } from './access-log';
 import { sendError } from './error-response';
+import { endAttemptSpan, type ExchangeTrace } from './exchange-trace';
 import { clientResponseHeaders } from './forwarded-headers';
 import { mergeHeaders } from './header-merge';
 import { isReplicaFailure } from './replica-failure';
@@ -80,6 +82,8 @@ export interface ExchangeRequest {
   /** Flat `[name, value, ...]`; the auth step appends the identity headers before the first attempt. */
   readonly headers: string[];
   readonly requestId: string;
+  /** The request's trace: the `traceparent` of each attempt, and its spans when exporting. */
+  readonly trace: ExchangeTrace;
   readonly started: number;
   /** May go again after its bytes could have reached an upstream (idempotent, or keyed POST/PATCH). */
   readonly replaySafe: boolean;
@@ -215,12 +219,19 @@ export class ProxyExchange {
     const counted =
       outgoing.kind === 'counted-stream' ? new RequestBodyStream(outgoing.limit) : null;
     const sendsClientStream = outgoing.kind === 'client-stream';
-    const attempt = new UpstreamAttempt(this, pick, counted, sendsClientStream);
+    const { req, upstreamPath, headers, trace } = this.request;
+    const span = trace.attempt(
+      headers,
+      req.method ?? 'GET',
+      upstreams.name,
+      pick.target.origin,
+      this.attempts,
+    );
+    const attempt = new UpstreamAttempt(this, pick, counted, sendsClientStream, span);
     pick.target.inFlight += 1;
     this.current = attempt;
     this.stateNow = 'connecting';
     attempt.arm(upstreams.config.timeouts.perTryMs);
-    const { req, upstreamPath, headers } = this.request;
     pick.target.pool.dispatch(
       {
         path: upstreamPath,
@@ -447,12 +458,14 @@ export class ProxyExchange {
   private finish(status: number): void {
     if (this.stateNow === 'done') return;
     this.stateNow = 'done';
-    const { upstreams, started, req, route, requestId } = this.request;
+    const { upstreams, started, req, route, requestId, trace } = this.request;
     const latencyMs = performance.now() - started;
     upstreams.metrics.record(status, latencyMs / 1000);
+    trace.end(status);
     if (this.context.accessLog.enabled) {
       this.context.accessLog.write({
         requestId,
+        traceId: trace.traceId,
         method: req.method,
         path: upstreams.config.basePath + (route.path === '/' ? '' : route.path),
         status,
@@ -494,6 +507,10 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   private failedReplica = false;
   /** No longer counted in its target's `inFlight`. */
   private settled = false;
+  /** The final status the upstream gave, 0 before it did. */
+  private status = 0;
+  /** Why it ended without a final status, for its span. */
+  private error: string | null = null;
   private onDrain?: () => void;
 
   constructor(
@@ -503,6 +520,8 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     readonly countedBody: RequestBodyStream | null,
     /** The body is the client's request stream itself. */
     readonly sendsClientStream: boolean,
+    /** Its OpenTelemetry span, when exporting; ended when the attempt settles. */
+    private readonly span: Span | null,
   ) {}
 
   /** The request is on a connection: from here on its bytes may reach the upstream. */
@@ -546,6 +565,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   /** Stops the attempt for good: see `ProxyExchange.abandonAttempt`. */
   abandon(reason: Error): void {
+    this.error ??= reason.message;
     this.abandoned = true;
     this.settle();
     this.disarm();
@@ -562,6 +582,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     if (this.settled) return;
     this.settled = true;
     this.pick.target.inFlight -= 1;
+    if (this.span !== null) endAttemptSpan(this.span, this.status, this.error);
   }
 
   // Each callback catches its own errors: one thrown into undici would surface as a pool 'error'.
@@ -592,7 +613,10 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     statusMessage?: string,
   ): void {
     if (this.abandoned) return;
-    if (statusCode >= 200) this.failedReplica = isReplicaFailure(statusCode, headers);
+    if (statusCode >= 200) {
+      this.status = statusCode;
+      this.failedReplica = isReplicaFailure(statusCode, headers);
+    }
     try {
       this.exchange.attemptResponded(this, statusCode, headers, statusMessage);
     } catch (err) {
@@ -622,6 +646,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     if (this.abandoned) return;
+    this.error = error.message;
     this.abandoned = true;
     this.settle();
     try {

@@ -8,7 +8,12 @@ import {
 import type { Logger } from 'pino';
 import { Client } from 'undici';
 import { GatewayMetrics } from '../metrics/gateway-metrics';
-import { ServiceUpstreams, TargetSetChange, UpstreamRegistry } from './upstream-registry';
+import {
+  ServicesReplaced,
+  ServiceUpstreams,
+  TargetSetChange,
+  UpstreamRegistry,
+} from './upstream-registry';
 import type { TargetPick, UpstreamTarget } from './upstream-target';
 
 export interface ServiceHealthSummary {
@@ -23,7 +28,8 @@ export interface ServiceHealthSummary {
  */
 @Injectable()
 export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** The next round of active checks of each service in use. */
+  private readonly timers = new Map<ServiceUpstreams, NodeJS.Timeout>();
   private readonly probes = new Map<UpstreamTarget, Client>();
   private readonly ejections = new Map<UpstreamTarget, { inc(): void }>();
   private stopped = false;
@@ -39,6 +45,7 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
       }
     }
     registry.onTargetsChanged((change) => this.targetsChanged(change));
+    registry.onServicesReplaced((change) => this.servicesReplaced(change));
   }
 
   succeeded(pick: TargetPick): void {
@@ -81,7 +88,7 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
     await Promise.all([...this.probes.values()].map((c) => c.destroy().catch(() => undefined)));
   }
@@ -95,6 +102,33 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
     for (const target of added) {
       this.ejections.set(target, this.metrics.ejectionsOf(service.name, target.origin));
       if (service.config.activeHealth.enabled && !this.stopped) void this.check(service, target);
+    }
+  }
+
+  /**
+   * A reloaded config: the old services' rounds stop and the new ones' start, on the same
+   * cadence; kept targets keep their health and probe connection, new ones are checked at once.
+   */
+  private servicesReplaced({ previous, services, added, removed }: ServicesReplaced): void {
+    for (const service of previous) {
+      const timer = this.timers.get(service);
+      if (timer !== undefined) clearTimeout(timer);
+      this.timers.delete(service);
+    }
+    for (const target of removed) {
+      this.ejections.delete(target);
+      this.dropProbe(target);
+    }
+    const fresh = new Set(added);
+    for (const service of services) {
+      for (const target of service.targets) {
+        if (fresh.has(target)) {
+          this.ejections.set(target, this.metrics.ejectionsOf(service.name, target.origin));
+        }
+      }
+      if (!service.config.activeHealth.enabled || this.stopped) continue;
+      for (const target of service.targets) if (fresh.has(target)) void this.check(service, target);
+      this.schedule(service, service.config.activeHealth.intervalMs);
     }
   }
 
@@ -112,13 +146,15 @@ export class UpstreamHealth implements OnApplicationBootstrap, BeforeApplication
 
   private schedule(service: ServiceUpstreams, delayMs: number): void {
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.timers.delete(service);
       void this.checkService(service).finally(() => {
-        if (!this.stopped) this.schedule(service, service.config.activeHealth.intervalMs);
+        if (!this.stopped && !service.superseded) {
+          this.schedule(service, service.config.activeHealth.intervalMs);
+        }
       });
     }, delayMs);
     timer.unref();
-    this.timers.add(timer);
+    this.timers.set(service, timer);
   }
 
   private async check(service: ServiceUpstreams, target: UpstreamTarget): Promise<void> {

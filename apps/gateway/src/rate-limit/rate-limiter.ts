@@ -44,8 +44,12 @@ const STORE_DOWN_DENIED: RateLimitVerdict = Object.freeze({
 @Injectable()
 export class RateLimiter {
   private readonly trustedHops: number;
-  /** `<service>:<index>:` for each configured limit, so a request builds its keys by concatenation. */
-  private readonly keyPrefixes = new Map<RateLimitConfig, string>();
+  /**
+   * `<service>:<index>:` for each configured limit, so a request builds its keys by concatenation.
+   * Weak: the limits of a config that was reloaded away go with it; a limit at the same place of
+   * the same service keeps counting in the same windows.
+   */
+  private readonly keyPrefixes = new WeakMap<RateLimitConfig, string>();
   private readonly outcomes: Counter<'service' | 'outcome'>;
   private readonly storeDownLog = new LogThrottle();
 
@@ -56,17 +60,22 @@ export class RateLimiter {
     @Inject(APP_PINO) private readonly logger: Logger,
   ) {
     this.trustedHops = config.trustedProxyHops;
-    for (const service of config.services) {
-      service.rateLimits.forEach((limit, i) =>
-        this.keyPrefixes.set(limit, `${service.name}:${i}:`),
-      );
-    }
+    this.register(config);
     this.outcomes = new Counter({
       name: 'gateway_rate_limit_decisions_total',
       help: 'Requests checked against rate limits, by service and outcome',
       labelNames: ['service', 'outcome'] as const,
       registers: [metrics.registry],
     });
+  }
+
+  /** Knows the limits of `config` from now on (a reloaded config; `trustedProxyHops` stays as at start). */
+  register(config: GatewayConfig): void {
+    for (const service of config.services) {
+      service.rateLimits.forEach((limit, i) =>
+        this.keyPrefixes.set(limit, `${service.name}:${i}:`),
+      );
+    }
   }
 
   /** Counts the request against `limits` (the route's, never empty) and decides. */

@@ -1,5 +1,6 @@
 import { ConfigurationError } from '@app/common';
 import Ajv, { ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -8,6 +9,7 @@ import { GatewayConfig, resolveGatewayConfig } from './gateway-config';
 import { CONFIG_FORMATS } from './gateway-config.formats';
 import { crossFieldProblems } from './gateway-config.rules';
 import { GatewayConfigDocument, GatewayConfigSchema } from './gateway-config.schema';
+import type { LoadedGatewayConfig } from './routing.tokens';
 
 /** Thrown when the gateway config file is missing, unreadable or invalid; the message names every bad field. */
 export class GatewayConfigError extends ConfigurationError {
@@ -16,15 +18,25 @@ export class GatewayConfigError extends ConfigurationError {
 
 /** Reads and validates the gateway config (YAML, or JSON for `.json` files). */
 export function loadGatewayConfig(file: string): GatewayConfig {
+  return readGatewayConfig(file).config;
+}
+
+/** `loadGatewayConfig`, with the digest of the bytes read (the config's version). */
+export function readGatewayConfig(file: string): LoadedGatewayConfig {
   const source = resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(source, 'utf8');
+    bytes = readFileSync(source);
   } catch (err) {
     throw new GatewayConfigError(
       `gateway config ${source} cannot be read: ${(err as Error).message}`,
     );
   }
+  const digest = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+  return { config: parseGatewayConfigText(bytes.toString('utf8'), source), digest };
+}
+
+function parseGatewayConfigText(text: string, source: string): GatewayConfig {
   let document: unknown;
   try {
     document = extname(source) === '.json' ? JSON.parse(text) : parseYaml(text);

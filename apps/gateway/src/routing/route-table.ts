@@ -1,5 +1,4 @@
 import { METRICS_PATH, OPENAPI_JSON_PATH } from '@app/common';
-import { Inject, Injectable } from '@nestjs/common';
 import type { AuthPolicy } from './auth-policy';
 import {
   AuthRuleConfig,
@@ -9,7 +8,6 @@ import {
   ServiceConfig,
 } from './gateway-config';
 import { isSegmentPrefix } from './gateway-config.rules';
-import { GATEWAY_CONFIG } from './routing.tokens';
 import type { CanonicalPath } from './path-canonicalizer';
 
 /** Where a canonical request path goes, and who may send it there. */
@@ -49,15 +47,15 @@ const FENCED = ['/internal', OPENAPI_JSON_PATH, METRICS_PATH];
  * Maps canonical paths to services: case-sensitive, on segment boundaries, longest base path first.
  * Rule paths and the fenced paths compare case-insensitively, because the Express services
  * behind the gateway route case-insensitively and must not be reachable through a case variant.
+ * One per config generation (`ConfigGeneration.routes`).
  */
-@Injectable()
 export class RouteTable {
   private readonly byLength: readonly ServiceConfig[];
   private readonly rules: readonly (readonly CompiledRule[])[];
   /** Per service; `null` when it has no rate limit, so such a request costs one check. */
   private readonly limits: readonly (readonly CompiledLimit[] | null)[];
 
-  constructor(@Inject(GATEWAY_CONFIG) config: GatewayConfig) {
+  constructor(config: GatewayConfig) {
     this.byLength = [...config.services].sort((a, b) => b.basePath.length - a.basePath.length);
     this.rules = config.services.map((s) =>
       s.auth.rules.map((r) => ({ ...compileMatch(r), policy: r.policy })),

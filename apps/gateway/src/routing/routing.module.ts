@@ -1,23 +1,26 @@
 import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { GATEWAY_SETTINGS, GatewaySettings } from './gateway-env';
-import { loadGatewayConfig } from './gateway-config.loader';
+import { readGatewayConfig } from './gateway-config.loader';
 import { PathCanonicalizer } from './path-canonicalizer';
-import { RouteTable } from './route-table';
-import { GATEWAY_CONFIG } from './routing.tokens';
+import { GATEWAY_CONFIG, LOADED_GATEWAY_CONFIG, LoadedGatewayConfig } from './routing.tokens';
 
-/** The config file, validated at start, and what is built from it: the route table and the path rule. */
+/** The config file, validated at start, and the path rule. Route tables are built per generation. */
 @Module({
   providers: [
     {
-      provide: GATEWAY_CONFIG,
+      provide: LOADED_GATEWAY_CONFIG,
       useFactory: (config: ConfigService) =>
-        loadGatewayConfig(config.getOrThrow<GatewaySettings>(GATEWAY_SETTINGS).configFile),
+        readGatewayConfig(config.getOrThrow<GatewaySettings>(GATEWAY_SETTINGS).configFile),
       inject: [ConfigService],
     },
+    {
+      provide: GATEWAY_CONFIG,
+      useFactory: (loaded: LoadedGatewayConfig) => loaded.config,
+      inject: [LOADED_GATEWAY_CONFIG],
+    },
     PathCanonicalizer,
-    RouteTable,
   ],
-  exports: [GATEWAY_CONFIG, PathCanonicalizer, RouteTable],
+  exports: [GATEWAY_CONFIG, LOADED_GATEWAY_CONFIG, PathCanonicalizer],
 })
 export class RoutingModule {}

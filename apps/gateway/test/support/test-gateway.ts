@@ -59,6 +59,11 @@ export class TestGateway {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The config file it was started with (a reload reads it again). */
+  get configFile(): string {
+    return this.config!.file;
+  }
+
   async start(): Promise<this> {
     this.config = writeConfig(this.routes);
     process.env.GATEWAY_CONFIG = this.config.file;

@@ -1,5 +1,6 @@
 import { Injectable, NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { routeTemplateOf } from './route-template';
 import { METRICS_PATH, ServiceMetrics, UNMATCHED_ROUTE } from './service-metrics';
 
 /**
@@ -14,7 +15,7 @@ export class RequestMetricsMiddleware implements NestMiddleware {
   use(req: Request, res: Response, next: NextFunction): void {
     const started = process.hrtime.bigint();
     res.once('close', () => {
-      const route = routeTemplateOf(req);
+      const route = routeTemplateOf(req) ?? UNMATCHED_ROUTE;
       if (route === METRICS_PATH) return;
       const status = res.writableFinished ? res.statusCode : 499;
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -22,14 +23,4 @@ export class RequestMetricsMiddleware implements NestMiddleware {
     });
     next();
   }
-}
-
-/** The matched route's path as declared (Nest registers full paths on the app, so no base URL). */
-function routeTemplateOf(req: Request): string {
-  const route: unknown = req.route;
-  if (typeof route === 'object' && route !== null && 'path' in route) {
-    const { path } = route;
-    if (typeof path === 'string') return path;
-  }
-  return UNMATCHED_ROUTE;
 }

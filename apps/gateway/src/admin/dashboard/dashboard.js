@@ -241,8 +241,13 @@
     );
     byId('config').textContent = JSON.stringify(status.config, null, 2);
     const seconds = Math.round(status.services[0]?.traffic.windowSeconds ?? 0);
+    const version = status.configVersion;
+    const failed = status.lastReload?.error
+      ? ` · last reload refused: ${status.lastReload.error}`
+      : '';
     byId('updated').textContent =
-      `updated ${new Date(status.generatedAt).toLocaleTimeString()} · traffic of the last ${seconds} s`;
+      `updated ${new Date(status.generatedAt).toLocaleTimeString()} · traffic of the last ${seconds} s` +
+      ` · config version ${version.number} (${version.digest})${failed}`;
   }
 
   // Loaded with `defer`: the document is parsed by now.

@@ -21,7 +21,7 @@ type Inc = { inc(value?: number): void };
 
 /** One service's tunnel series, bound to their labels once. */
 export interface ServiceTunnelMetrics {
-  readonly open: { inc(): void; dec(): void };
+  readonly open: { inc(value?: number): void; dec(): void };
   /** Bytes from the client to the upstream, frames as they are. */
   readonly toUpstream: Inc;
   /** Bytes from the upstream to the client. */
@@ -35,6 +35,7 @@ export class TunnelMetrics {
   private readonly open: Gauge<'service'>;
   private readonly bytes: Counter<'service' | 'direction'>;
   private readonly refusals: Counter<'service' | 'reason'>;
+  private readonly byService = new Map<string, ServiceTunnelMetrics>();
 
   constructor(metrics: GatewayMetrics) {
     const registers = [metrics.registry];
@@ -58,16 +59,21 @@ export class TunnelMetrics {
     });
   }
 
-  /** `present`: reported from the start (0), so that a dashboard of a WebSocket service has data. */
+  /** The series of `service`, made once; `present`: its open gauge is reported from now on (0). */
   forService(service: string, present: boolean): ServiceTunnelMetrics {
-    const open = this.open.labels(service);
-    if (present) open.set(0);
-    const refusals = this.refusals;
-    return {
-      open,
-      toUpstream: this.bytes.labels(service, 'to_upstream'),
-      toClient: this.bytes.labels(service, 'to_client'),
-      refused: (reason) => refusals.labels(service, reason).inc(),
-    };
+    let metrics = this.byService.get(service);
+    if (metrics === undefined) {
+      const refusals = this.refusals;
+      metrics = {
+        open: this.open.labels(service),
+        toUpstream: this.bytes.labels(service, 'to_upstream'),
+        toClient: this.bytes.labels(service, 'to_client'),
+        refused: (reason) => refusals.labels(service, reason).inc(),
+      };
+      this.byService.set(service, metrics);
+    }
+    // So that a dashboard of a WebSocket service has data before its first tunnel.
+    if (present) metrics.open.inc(0);
+    return metrics;
   }
 }

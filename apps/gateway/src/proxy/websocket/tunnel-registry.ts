@@ -2,8 +2,7 @@ import { APP_PINO, ShutdownState } from '@app/common';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Revocation, TokenStore } from '../../auth/token-store/token-store';
-import type { GatewayConfig, WebSocketsConfig } from '../../routing/gateway-config';
-import { GATEWAY_CONFIG } from '../../routing/routing.tokens';
+import type { WebSocketsConfig } from '../../routing/gateway-config';
 import { CLOSE_CODES, Tunnel } from './tunnel';
 
 /** Whether a new tunnel fits the limits; a place is held for it until `release` or `add`. */
@@ -17,43 +16,40 @@ export type Admission = 'admitted' | 'gateway-limit' | 'user-limit';
  */
 @Injectable()
 export class TunnelRegistry implements BeforeApplicationShutdown {
-  private readonly limits: WebSocketsConfig;
   private readonly tunnels = new Set<Tunnel>();
   /** Open tunnels and handshakes under way, by owner key. */
   private readonly byOwner = new Map<string, number>();
   /** Tunnels of signed-in users, by `sub`, for revocations. */
   private readonly bySub = new Map<string, Set<Tunnel>>();
-  private readonly perService: number[];
+  /** Open tunnels by service name (a reload may renumber services, never rename one's tunnels). */
+  private readonly perService = new Map<string, number>();
   /** Open tunnels plus handshakes under way. */
   private held = 0;
 
   constructor(
-    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
     private readonly store: TokenStore,
     shutdown: ShutdownState,
     @Inject(APP_PINO) private readonly logger: Logger,
   ) {
-    this.limits = config.websockets;
-    this.perService = config.services.map(() => 0);
-    if (!config.services.some((service) => service.websocket)) return;
+    // Revocations are rare and a reload may turn a service's WebSockets on: always listened to.
     store.onRevocation((revocation) => this.revoked(revocation));
     shutdown.onListenerClosing(() => this.closeAll(CLOSE_CODES.goingAway, 'gateway shutting down'));
   }
 
-  /** Open tunnels of the service with this index. */
-  openFor(service: number): number {
-    return this.perService[service] ?? 0;
+  /** Open tunnels of the service with this name. */
+  openFor(service: string): number {
+    return this.perService.get(service) ?? 0;
   }
 
   get open(): number {
     return this.tunnels.size;
   }
 
-  /** Holds a place for a tunnel of `owner`, or says which limit it is over. */
-  admit(owner: string): Admission {
-    if (this.held >= this.limits.maxTunnels) return 'gateway-limit';
+  /** Holds a place for a tunnel of `owner`, or says which of the `limits` it is over. */
+  admit(owner: string, limits: WebSocketsConfig): Admission {
+    if (this.held >= limits.maxTunnels) return 'gateway-limit';
     const ownerCount = this.byOwner.get(owner) ?? 0;
-    if (ownerCount >= this.limits.maxTunnelsPerUser) return 'user-limit';
+    if (ownerCount >= limits.maxTunnelsPerUser) return 'user-limit';
     this.held += 1;
     this.byOwner.set(owner, ownerCount + 1);
     return 'admitted';
@@ -70,7 +66,8 @@ export class TunnelRegistry implements BeforeApplicationShutdown {
   /** The tunnel that an admitted handshake became. */
   add(tunnel: Tunnel): void {
     this.tunnels.add(tunnel);
-    this.perService[tunnel.owner.service] += 1;
+    const service = tunnel.owner.service;
+    this.perService.set(service, (this.perService.get(service) ?? 0) + 1);
     const sub = tunnel.owner.principal?.claims.sub;
     if (sub === undefined) return;
     let tunnels = this.bySub.get(sub);
@@ -81,7 +78,10 @@ export class TunnelRegistry implements BeforeApplicationShutdown {
   /** A tunnel both of whose sides have closed. */
   remove(tunnel: Tunnel): void {
     if (!this.tunnels.delete(tunnel)) return;
-    this.perService[tunnel.owner.service] -= 1;
+    const service = tunnel.owner.service;
+    const left = (this.perService.get(service) ?? 1) - 1;
+    if (left === 0) this.perService.delete(service);
+    else this.perService.set(service, left);
     this.release(tunnel.owner.key);
     const sub = tunnel.owner.principal?.claims.sub;
     if (sub === undefined) return;

@@ -98,8 +98,8 @@ class Relay {
 
 /** What the registry keeps of a tunnel to find it again. */
 export interface TunnelOwner {
-  /** The service's index in the config. */
-  readonly service: number;
+  /** The service's name. */
+  readonly service: string;
   /** Whose tunnel it is for the per-user limit: `user:<sub>`, or `ip:<address>` when anonymous. */
   readonly key: string;
   /** The verified caller; `undefined` on a public route. */

@@ -1,5 +1,15 @@
 import { IDENTITY_HEADERS } from '@app/contracts';
-import { APP_PINO, requestIdOf, SERVER_CONFIG, ServerConfig, ShutdownState } from '@app/common';
+import {
+  APP_PINO,
+  formatTraceparent,
+  parseTraceparent,
+  requestIdOf,
+  SERVER_CONFIG,
+  ServerConfig,
+  ShutdownState,
+  TRACEPARENT_HEADER,
+  Tracing,
+} from '@app/common';
 import { Inject, Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import type { IncomingMessage } from 'node:http';
@@ -9,15 +19,15 @@ import type { AuthOutcome } from '../../auth/auth.service';
 import { AuthService } from '../../auth/auth.service';
 import { GatewayMetrics, ServiceMetrics } from '../../metrics/gateway-metrics';
 import { clientAddress } from '../../routing/client-address';
-import type { GatewayConfig } from '../../routing/gateway-config';
+import type { WebSocketsConfig } from '../../routing/gateway-config';
 import { PathCanonicalizer } from '../../routing/path-canonicalizer';
-import { RouteMatch, RouteTable } from '../../routing/route-table';
-import { GATEWAY_CONFIG } from '../../routing/routing.tokens';
+import type { RouteMatch } from '../../routing/route-table';
 import { AccessLog } from '../access-log';
 import { clientResponseHeaders, upstreamRequestHeaders } from '../forwarded-headers';
 import { HostHeaderCheck } from '../steps/host-header-check';
+import { LiveConfig } from '../live-config';
 import { UpstreamHealth } from '../upstream-health';
-import { ServiceUpstreams, UpstreamRegistry } from '../upstream-registry';
+import type { ServiceUpstreams } from '../upstream-registry';
 import { handshakeCredential, handshakeProblem, headerLines, writeRawError } from './handshake';
 import { Tunnel } from './tunnel';
 import { ServiceTunnelMetrics, TunnelMetrics, TunnelRefusal } from './tunnel-metrics';
@@ -34,6 +44,9 @@ interface Handshake {
   /** Bytes the client sent after its handshake, before the upstream answered. */
   head: Buffer;
   readonly requestId: string;
+  /** The client's trace when its `traceparent` is valid, else a new one. */
+  readonly traceId: string;
+  readonly sampled: boolean;
   readonly started: number;
   /** The stripped path and the raw query, as the upstream gets them. */
   upstreamPath: string;
@@ -41,6 +54,9 @@ interface Handshake {
   path: string;
   upstreams: ServiceUpstreams | null;
   route: RouteMatch | null;
+  /** The tunnel limits of the config generation the handshake arrived on. */
+  limits: WebSocketsConfig | null;
+  trustedProxyHops: number;
   target: string | null;
   attempts: number;
 }
@@ -58,49 +74,47 @@ export class WebSocketUpgrade {
   private readonly hostCheck = new HostHeaderCheck();
   private readonly unrouted: ServiceMetrics;
   private readonly unroutedTunnels: ServiceTunnelMetrics;
-  /** Per service (`ServiceConfig.index`). */
-  private readonly tunnelMetrics: readonly ServiceTunnelMetrics[];
-  private readonly trustedProxyHops: number;
-  private readonly idleTimeoutMs: number;
   private readonly revealTarget: boolean;
 
   constructor(
     private readonly canonicalizer: PathCanonicalizer,
-    private readonly routes: RouteTable,
-    private readonly registry: UpstreamRegistry,
+    private readonly live: LiveConfig,
     private readonly health: UpstreamHealth,
     private readonly auth: AuthService,
     private readonly tunnels: TunnelRegistry,
     private readonly accessLog: AccessLog,
     private readonly shutdown: ShutdownState,
     metrics: GatewayMetrics,
-    tunnelMetrics: TunnelMetrics,
-    @Inject(GATEWAY_CONFIG) config: GatewayConfig,
+    private readonly tunnelMetrics: TunnelMetrics,
     settings: ConfigService,
     @Inject(APP_PINO) private readonly logger: Logger,
+    private readonly tracing: Tracing,
   ) {
     this.unrouted = metrics.forService('-');
     this.unroutedTunnels = tunnelMetrics.forService('-', false);
-    this.tunnelMetrics = config.services.map((service) =>
-      tunnelMetrics.forService(service.name, service.websocket),
-    );
-    this.trustedProxyHops = config.trustedProxyHops;
-    this.idleTimeoutMs = config.websockets.idleTimeoutMs;
+    for (const service of live.current.config.services) {
+      tunnelMetrics.forService(service.name, service.websocket);
+    }
     this.revealTarget = !settings.getOrThrow<ServerConfig>(SERVER_CONFIG).production;
   }
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', ignore);
+    const parent = parseTraceparent(req.headers[TRACEPARENT_HEADER]);
     const handshake: Handshake = {
       req,
       socket,
       head,
       requestId: requestIdOf(req),
+      traceId: parent?.traceId ?? this.tracing.ids.generateTraceId(),
+      sampled: parent?.sampled ?? false,
       started: performance.now(),
       upstreamPath: '/',
       path: '-',
       upstreams: null,
       route: null,
+      limits: null,
+      trustedProxyHops: 0,
       target: null,
       attempts: 0,
     };
@@ -120,12 +134,16 @@ export class WebSocketUpgrade {
     const canonical = this.canonicalizer.canonicalize(req.url);
     if (!canonical.ok) return this.refuse(handshake, 400, canonical.reason, 'bad-handshake');
     handshake.path = canonical.path;
-    const route = this.routes.resolve(canonical, req.method ?? 'GET');
+    // Read once: a reload swaps the generation, never the one a handshake started on.
+    const generation = this.live.current;
+    handshake.limits = generation.config.websockets;
+    handshake.trustedProxyHops = generation.config.trustedProxyHops;
+    const route = generation.routes.resolve(canonical, req.method ?? 'GET');
     const notFound = `Cannot ${req.method ?? 'GET'} ${canonical.path}`;
     if (route === undefined) return this.refuse(handshake, 404, notFound, 'not-found');
     handshake.route = route;
     handshake.upstreamPath = route.path + canonical.query;
-    handshake.upstreams = this.registry.get(route.service.index);
+    handshake.upstreams = generation.services[route.service.index];
     if (route.fenced) return this.refuse(handshake, 404, notFound, 'not-found');
     if (!route.service.websocket) {
       const message = `${route.service.name} does not accept WebSocket upgrades`;
@@ -178,8 +196,8 @@ export class WebSocketUpgrade {
     const owner =
       principal !== undefined
         ? `user:${principal.claims.sub}`
-        : `ip:${clientAddress(req, this.trustedProxyHops)}`;
-    const admission = this.tunnels.admit(owner);
+        : `ip:${clientAddress(req, handshake.trustedProxyHops)}`;
+    const admission = this.tunnels.admit(owner, handshake.limits!);
     if (admission === 'gateway-limit') {
       return this.refuse(handshake, 503, 'too many WebSocket tunnels', 'gateway-limit');
     }
@@ -191,6 +209,11 @@ export class WebSocketUpgrade {
     );
     if (protocols !== null) headers.push('sec-websocket-protocol', protocols);
     headers.push('connection', 'Upgrade', 'upgrade', 'websocket');
+    // The upstream continues the trace under a span id of the gateway's, as for a request.
+    headers.push(
+      TRACEPARENT_HEADER,
+      formatTraceparent(handshake.traceId, this.tracing.ids.generateSpanId(), handshake.sampled),
+    );
     if (principal !== undefined) {
       const identity = principal.identityHeaders;
       headers.push(
@@ -231,7 +254,7 @@ export class WebSocketUpgrade {
         this.answer(
           handshake,
           result,
-          { service: route.service.index, key: owner, principal },
+          { service: route.service.name, key: owner, principal },
           ended,
         );
       })
@@ -248,7 +271,7 @@ export class WebSocketUpgrade {
     clientEnded: boolean,
   ): void {
     const { socket, requestId } = handshake;
-    const metrics = this.tunnelMetrics[owner.service];
+    const metrics = this.tunnelMetrics.forService(owner.service, true);
     if (socket.destroyed || clientEnded) {
       socket.destroy();
       if (result.kind === 'upgraded') {
@@ -288,7 +311,8 @@ export class WebSocketUpgrade {
     }
     head += `${headerLines({ ...targetHeader, 'x-request-id': requestId })}\r\n`;
     socket.write(head, 'latin1');
-    const tunnel = new Tunnel(owner, socket, result.socket, metrics, this.idleTimeoutMs, (t) => {
+    const idleTimeoutMs = handshake.limits!.idleTimeoutMs;
+    const tunnel = new Tunnel(owner, socket, result.socket, metrics, idleTimeoutMs, (t) => {
       this.tunnels.remove(t);
       metrics.open.dec();
     });
@@ -306,8 +330,11 @@ export class WebSocketUpgrade {
     headers?: Record<string, string>,
   ): void {
     writeRawError(handshake.socket, status, message, handshake.requestId, headers);
-    const index = handshake.route?.service.index;
-    (index === undefined ? this.unroutedTunnels : this.tunnelMetrics[index]).refused(reason);
+    const service = handshake.route?.service;
+    (service === undefined
+      ? this.unroutedTunnels
+      : this.tunnelMetrics.forService(service.name, service.websocket)
+    ).refused(reason);
     this.logged(handshake, status);
   }
 
@@ -318,6 +345,7 @@ export class WebSocketUpgrade {
     if (!this.accessLog.enabled) return;
     this.accessLog.write({
       requestId: handshake.requestId,
+      traceId: handshake.traceId,
       method: handshake.req.method,
       path: handshake.path,
       status,
