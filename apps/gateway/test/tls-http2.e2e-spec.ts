@@ -1,12 +1,9 @@
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { IncomingHttpHeaders, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { connect as http2Connect, ClientHttp2Session, constants } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
+import { selfSignedCert, SelfSignedCert } from '../../../test/support/self-signed-cert';
 import { ADMIN, UserServiceInstance, USER } from './support/auth-harness';
 import { startAuthGateway } from './support/auth-gateway';
 import { TestGateway } from './support/test-gateway';
@@ -199,12 +196,10 @@ const upstreamAnswer = (state: { inFlight: number; maxInFlight: number }): Upstr
 };
 
 describe('TLS and HTTP/2 at the edge (e2e)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gateway-tls-'));
-  const certFile = join(dir, 'cert.pem');
-  const keyFile = join(dir, 'key.pem');
   const load = { inFlight: 0, maxInFlight: 0 };
   const products = new TestUpstream(upstreamAnswer(load));
   const users = new UserServiceInstance();
+  let cert: SelfSignedCert;
   let ca: Buffer;
   let gw: TestGateway;
   let tlsPort: number;
@@ -214,30 +209,8 @@ describe('TLS and HTTP/2 at the edge (e2e)', () => {
   let token: string;
 
   beforeAll(async () => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-days',
-        '1',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { stdio: 'ignore' },
-    );
-    ca = readFileSync(certFile);
+    cert = selfSignedCert();
+    ca = cert.ca;
     await Promise.all([products.start(), users.start()]);
     gw = await startAuthGateway(
       {
@@ -261,7 +234,7 @@ describe('TLS and HTTP/2 at the edge (e2e)', () => {
           },
         ],
       },
-      { TLS_CERT_FILE: certFile, TLS_KEY_FILE: keyFile, TLS_PORT: '0' },
+      { TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile, TLS_PORT: '0' },
     );
     tlsPort = gw.secure!.port;
     h2 = new Http2Client(`https://localhost:${tlsPort}`, ca);
@@ -279,7 +252,7 @@ describe('TLS and HTTP/2 at the edge (e2e)', () => {
     await Promise.all([h2?.close(), h1?.close(), plain?.close()]);
     await gw?.close();
     await Promise.all([products.kill(), users.stop()]);
-    rmSync(dir, { recursive: true, force: true });
+    cert?.remove();
   });
 
   beforeEach(() => products.reset());
