@@ -1,13 +1,15 @@
 import 'reflect-metadata';
+import { spawn, spawnSync } from 'node:child_process';
 import { IncomingHttpHeaders, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { connect as http2Connect, ClientHttp2Session, constants } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { selfSignedCert, SelfSignedCert } from '../../../test/support/self-signed-cert';
 import { ADMIN, UserServiceInstance, USER } from './support/auth-harness';
 import { startAuthGateway } from './support/auth-gateway';
-import { TestGateway } from './support/test-gateway';
-import { TestUpstream, UpstreamBehaviour } from './support/test-upstream';
+import { TestGateway, writeConfig } from './support/test-gateway';
+import { closedPort, TestUpstream, UpstreamBehaviour } from './support/test-upstream';
 
 /** What a client got: status, the headers compared between protocols, body and ALPN. */
 interface Answer {
@@ -108,6 +110,7 @@ class Http2Client implements Client {
   }
 
   close(): Promise<void> {
+    if (this.session.closed || this.session.destroyed) return Promise.resolve();
     return new Promise((resolve) => this.session.close(() => resolve()));
   }
 }
@@ -440,4 +443,110 @@ describe('TLS and HTTP/2 at the edge (e2e)', () => {
     expect((await h2.ask('POST', '/api/auth/logout', { headers: auth })).status).toBe(204);
     expect((await h1.ask('GET', '/api/auth/me', { headers: auth })).status).toBe(401);
   });
+});
+
+/** main.ts through ts-node, the way it runs in production: bootstrap starts the TLS listener. */
+describe('TLS and HTTP/2: the gateway process', () => {
+  const ROOT = join(__dirname, '..', '..', '..');
+  const NODE_ARGS = [
+    '-r',
+    'ts-node/register/transpile-only',
+    '-r',
+    'tsconfig-paths/register',
+    join(ROOT, 'apps/gateway/src/main.ts'),
+  ];
+  const upstream = new TestUpstream(upstreamAnswer({ inFlight: 0, maxInFlight: 0 }));
+  let cert: SelfSignedCert;
+  let config: { file: string; remove(): void };
+
+  beforeAll(async () => {
+    cert = selfSignedCert();
+    await upstream.start();
+    config = writeConfig({
+      tls: { hsts: { maxAgeSeconds: 600 } },
+      defaults: { auth: { default: 'public' } },
+      services: [{ name: 'products', basePath: '/api/products', targets: [upstream.origin] }],
+    });
+  });
+
+  afterAll(async () => {
+    await upstream.kill();
+    config?.remove();
+    cert?.remove();
+  });
+
+  it.each([
+    [{ TLS_CERT_FILE: 'cert' }, 'TLS_KEY_FILE: must be set together with TLS_CERT_FILE'],
+    [{ TLS_CERT_FILE: 'cert', TLS_KEY_FILE: '/nonexistent/key.pem' }, 'TLS_KEY_FILE: cannot read'],
+  ])(
+    'should stop with exit code 1 and name the variable: %j',
+    (tls, message) => {
+      const env = Object.fromEntries(
+        Object.entries(tls).map(([k, v]) => [k, v === 'cert' ? cert.certFile : v]),
+      );
+      const run = spawnSync(process.execPath, NODE_ARGS, {
+        cwd: ROOT,
+        env: { ...process.env, GATEWAY_CONFIG: config.file, PORT: '0', LOG_LEVEL: 'error', ...env },
+        encoding: 'utf8',
+        timeout: 25_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr + run.stdout).toContain(message);
+    },
+    30_000,
+  );
+
+  it('should serve HTTP/2 with the configured HSTS, and send GOAWAY when it drains', async () => {
+    const [port, tlsPort] = [await closedPort(), await closedPort()];
+    let output = '';
+    const child = spawn(process.execPath, NODE_ARGS, {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        GATEWAY_CONFIG: config.file,
+        PORT: String(port),
+        TLS_PORT: String(tlsPort),
+        TLS_CERT_FILE: cert.certFile,
+        TLS_KEY_FILE: cert.keyFile,
+        DRAIN_DELAY_MS: '300',
+        LOG_LEVEL: 'info',
+        GATEWAY_ACCESS_LOG: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    let client: Http2Client | undefined;
+    try {
+      const deadline = Date.now() + 25_000;
+      while (!output.includes(`https://127.0.0.1:${tlsPort}`)) {
+        if (Date.now() > deadline || child.exitCode !== null) {
+          throw new Error(`no TLS listener:\n${output}`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      client = new Http2Client(`https://localhost:${tlsPort}`, cert.ca);
+      const res = await client.ask('GET', '/api/products/1');
+      expect([res.status, res.protocol]).toEqual([200, 'h2']);
+      expect(res.headers['strict-transport-security']).toBe('max-age=600');
+      expect((JSON.parse(res.body) as { forwardedProto: string }).forwardedProto).toBe('https');
+      const plain = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect([plain.status, plain.headers.get('strict-transport-security')]).toEqual([200, null]);
+
+      const goaway = new Promise<void>((resolve) =>
+        client!.session.once('goaway', () => resolve()),
+      );
+      child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+      // Within the drain delay the answer still comes, on a session the gateway is closing.
+      const during = await client.ask('GET', '/api/products/2');
+      expect(during.status).toBe(200);
+      await goaway;
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await client?.close();
+    }
+  }, 60_000);
 });
