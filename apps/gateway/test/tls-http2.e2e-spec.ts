@@ -165,6 +165,11 @@ function compared(answer: Answer): Record<string, unknown> {
 /** Answers with what it was asked, the forwarding headers it got, and its caller's identity. */
 const upstreamAnswer = (state: { inFlight: number; maxInFlight: number }): UpstreamBehaviour => {
   return (req, res, seen) => {
+    if (seen.url === '/hints') {
+      res.writeEarlyHints({ link: '</app.css>; rel=preload; as=style' });
+      setTimeout(() => res.end('hinted'), 50);
+      return;
+    }
     if (seen.url === '/stream') {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.write('one\n');
@@ -374,6 +379,21 @@ describe('TLS and HTTP/2 at the edge (e2e)', () => {
       expect(res.endedAt - res.chunkTimes[0]).toBeGreaterThan(1.5 * STREAM_PAUSE_MS);
     },
   );
+
+  it('should relay a 103 Early Hints to an HTTP/2 client before the answer', async () => {
+    const interim = new Promise<Record<string, unknown>>((resolve) => {
+      const stream = h2.session.request({ ':path': '/api/products/hints' });
+      stream.on('headers', (headers) => resolve({ ...headers }));
+      stream.resume();
+      stream.end();
+    });
+    expect(await interim).toMatchObject({
+      ':status': 103,
+      link: '</app.css>; rel=preload; as=style',
+    });
+    const res = await h2.ask('GET', '/api/products/hints');
+    expect([res.status, res.body]).toEqual([200, 'hinted']);
+  });
 
   it(`should serve ${CONCURRENT_STREAMS} concurrent streams over one HTTP/2 connection`, async () => {
     let connections = 0;
