@@ -43,7 +43,7 @@ export class SecureListener {
 
   /** Call before the app initialises: Express gets its HTTP/2 bridge before anything captures it. */
   constructor(
-    private readonly app: SecureListenerApp,
+    app: SecureListenerApp,
     private readonly settings: TlsSettings,
     options: SecureListenerOptions,
   ) {
