@@ -8,6 +8,7 @@ import {
   ServiceDocument,
   ServiceOptionsDocument,
   ServiceOptionsSchema,
+  TlsSchema,
 } from './gateway-config.schema';
 
 /*
@@ -82,7 +83,7 @@ export type ServiceConfig = ServiceOptions &
     readonly index: number;
   };
 
-export type GatewayConfig = Filled<Pick<GatewayConfigDocument, 'trustedProxyHops'>> & {
+export type GatewayConfig = Filled<Pick<GatewayConfigDocument, 'trustedProxyHops' | 'tls'>> & {
   /** The file the configuration was read from. */
   readonly source: string;
   readonly services: readonly ServiceConfig[];
@@ -111,6 +112,7 @@ export function resolveGatewayConfig(
   return {
     source,
     trustedProxyHops: document.trustedProxyHops ?? 0,
+    tls: withDefaults(TlsSchema, document.tls) as GatewayConfig['tls'],
     services: document.services.map((service, index) => {
       const { name, basePath, targets, ...options } = service;
       return {
