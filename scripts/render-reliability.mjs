@@ -7,12 +7,15 @@ const root = resolve(import.meta.dirname, '..');
 const resultsDir = join(root, 'test', 'proof', '.results');
 const out = join(root, 'docs', 'reliability.md');
 
-const ORDER = ['protocol', 'faults', 'health', 'exactly-once', 'services', 'soak'];
+const ORDER = ['protocol', 'protocol-tls', 'faults', 'health', 'exactly-once', 'services', 'soak'];
 
 const WHAT = {
   protocol:
     'Raw `node:net` sockets against the gateway, with a counting TCP proxy in front of every replica. ' +
     'Every refused request must also be a request no replica was sent.',
+  'protocol-tls':
+    "The same raw attacks on TLS sockets (HTTP/1.1 by ALPN) against the gateway's TLS listener, " +
+    'with the same counting proxies in front of the replicas.',
   faults:
     'A fault proxy between the gateway and each replica (latency, reset after N bytes, blackhole), ' +
     'a replica killed with SIGKILL under load, and a private redis-server killed and started again.',

@@ -52,7 +52,10 @@ export function healthProbe(service: StackService): { port: number; path: string
 /** Seconds an app may take to stop after SIGTERM with the given environment, from its own config. */
 export function shutdownBoundSeconds(env: Record<string, string>): number {
   const saved = process.env;
-  process.env = { ...env };
+  // The certificate files exist only in the container, and the drain does not depend on them.
+  process.env = Object.fromEntries(
+    Object.entries(env).filter(([name]) => !name.startsWith('TLS_')),
+  );
   try {
     const config = serverConfig(0)() as { drainDelayMs?: number; drainTimeoutMs?: number };
     const drainMs = (config.drainDelayMs ?? 0) + (config.drainTimeoutMs ?? 10_000);
@@ -227,9 +230,13 @@ function appProblems(
 
   if (app === 'gateway') {
     const published = service.ports ?? [];
-    if (published.length !== 1 || published[0].target !== port || published[0].published !== 8080) {
+    // The TLS listener (docker-stack.tls.yml) adds 8443 to its TLS_PORT.
+    const expected = [{ target: port, published: 8080 }];
+    if (env.TLS_CERT_FILE) expected.push({ target: Number(env.TLS_PORT ?? 8443), published: 8443 });
+    const got = published.map((p) => ({ target: p.target, published: p.published }));
+    if (JSON.stringify(got) !== JSON.stringify(expected)) {
       problems.push(
-        `${name}: should publish 8080 to its PORT ${port}, got ${JSON.stringify(published)}`,
+        `${name}: should publish ${expected.map((e) => `${e.published} to ${e.target}`).join(' and ')}, got ${JSON.stringify(published)}`,
       );
     }
     if ((service.deploy?.replicas ?? 1) > 1 && !env.REDIS_URL) {

@@ -40,6 +40,7 @@ export interface Stack {
 
 export const STACK_FILE = 'docker-stack.yml';
 export const POSTGRES_OVERRIDE = 'docker-stack.postgres.yml';
+export const TLS_OVERRIDE = 'docker-stack.tls.yml';
 
 /** The apps of the monorepo, each built into its own image from the one Dockerfile. */
 export const APPS = ['gateway', 'product-service', 'user-service', 'checkout-service'] as const;

@@ -14,6 +14,7 @@ import {
   namedVolumesOf,
   POSTGRES_OVERRIDE,
   secretsOf,
+  TLS_OVERRIDE,
   Stack,
   STACK_FILE,
 } from './stack-file';
@@ -60,6 +61,7 @@ if (!docker.ok) console.warn(`SKIPPED "docker stack config": ${docker.reason}.`)
     ['the SQLite stack', [STACK_FILE], DEPLOY],
     ['the PostgreSQL override', [STACK_FILE, POSTGRES_OVERRIDE], DEPLOY],
     ['the PostgreSQL override with the replicas spread', [STACK_FILE, POSTGRES_OVERRIDE], SPREAD],
+    ['the TLS override', [STACK_FILE, TLS_OVERRIDE], DEPLOY],
   ])('should accept %s and resolve it as the checks read it', (_name, files, env) => {
     const resolved = dockerStackConfig(files, env);
     const ours = loadStack(files, env);
@@ -127,6 +129,26 @@ describe('stack files agree with the apps', () => {
       'checkout-service': [PINNED],
       redis: [PINNED],
     });
+  });
+
+  it('should add the TLS listener on 8443 from two secrets, the healthcheck still on plain HTTP', () => {
+    const tls = loadStack([STACK_FILE, TLS_OVERRIDE], DEPLOY);
+    expect(stackProblems(tls)).toEqual([]);
+    const gateway = tls.services.gateway;
+    expect(gateway.ports?.map((p) => [p.published, p.target])).toEqual([
+      [8080, 8080],
+      [8443, 8443],
+    ]);
+    expect(secretsOf(gateway)).toEqual(
+      expect.arrayContaining(['gateway_tls_cert', 'gateway_tls_key']),
+    );
+    expect(gateway.healthcheck?.test?.join(' ')).toContain('http://127.0.0.1:8080/health/ready');
+    // The check can fail: a TLS listener whose port is not published.
+    const unpublished = structuredClone(tls);
+    unpublished.services.gateway.ports = unpublished.services.gateway.ports?.slice(0, 1);
+    expect(stackProblems(unpublished)).toEqual([
+      expect.stringContaining('gateway: should publish 8080 to 8080 and 8443 to 8443'),
+    ]);
   });
 
   it('should run the services on PostgreSQL, each from its own secret, spread when asked', () => {

@@ -7,9 +7,10 @@ import { DOT_AND_ESCAPE_FORMS } from '../../apps/gateway/test/support/path-forms
 import { PathCanonicalizer } from '../../apps/gateway/src/routing/path-canonicalizer';
 import { RouteTable } from '../../apps/gateway/src/routing/route-table';
 import { freePort } from '../support/ports';
+import { selfSignedCert, SelfSignedCert } from '../support/self-signed-cert';
 import { ProofResults, quantile, round } from './support/proof-results';
 import { ADMIN, ProofSystem } from './support/proof-system';
-import { sendRaw, slowHeaders } from './support/raw-http';
+import { PLAIN_TCP, RawTransport, sendRaw, slowHeaders, tlsTransport } from './support/raw-http';
 
 const TRUSTED_ORIGIN = 'http://app.example';
 const HEADERS_TIMEOUT_MS = 3_000;
@@ -31,8 +32,6 @@ const TARGET = fc
     fc.constantFrom('', '/'),
   )
   .map(([base, segments, tail]) => `${base}/${segments.join('/')}${tail}`);
-
-const results = new ProofResults('protocol', 'Protocol attacks on the gateway (raw sockets)');
 
 /** Requests that HTTP/1.1 parsers disagree on: each must be refused and its connection closed. */
 const SMUGGLING: Array<[string, string]> = [
@@ -74,21 +73,59 @@ const SMUGGLING: Array<[string, string]> = [
   ],
 ];
 
-describe('proof: protocol attacks against the running gateway', () => {
-  const proof = new ProofSystem({
-    gatewayEnv: { HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS) },
-    gatewayDefaults: { cors: { origins: [TRUSTED_ORIGIN], credentials: true } },
-  });
+/**
+ * Every case runs over plain TCP against the gateway's port, and over TLS (HTTP/1.1 by ALPN)
+ * against its TLS listener, where the same HTTP/1.1 parser and pipeline must hold.
+ */
+const TRANSPORTS = [
+  { name: 'plain TCP', suite: 'protocol', title: 'Protocol attacks on the gateway (raw sockets)' },
+  {
+    name: 'TLS',
+    suite: 'protocol-tls',
+    title: "Protocol attacks on the gateway's TLS listener (raw TLS sockets)",
+  },
+] as const;
+
+describe.each(TRANSPORTS)('proof: protocol attacks on the running gateway over $name', (over) => {
+  const results = new ProofResults(over.suite, over.title);
+  let proof: ProofSystem;
+  let cert: SelfSignedCert | null = null;
+  let transport: RawTransport = PLAIN_TCP;
+  /** The port the attacks go to: the plain one, or the TLS listener's. */
   let port: number;
+  /** Where the normal traffic of the slowloris case goes, on the same transport. */
+  let origin: string;
+  const send = (bytes: string | Buffer | Array<string | Buffer>, timeoutMs?: number) =>
+    sendRaw(port, bytes, timeoutMs, transport);
 
   beforeAll(async () => {
+    const gatewayEnv: Record<string, string> = {
+      HTTP_HEADERS_TIMEOUT_MS: String(HEADERS_TIMEOUT_MS),
+    };
+    let tlsPort = 0;
+    if (over.name === 'TLS') {
+      cert = selfSignedCert();
+      tlsPort = await freePort();
+      Object.assign(gatewayEnv, {
+        TLS_CERT_FILE: cert.certFile,
+        TLS_KEY_FILE: cert.keyFile,
+        TLS_PORT: String(tlsPort),
+      });
+      transport = tlsTransport(cert.ca);
+    }
+    proof = new ProofSystem({
+      gatewayEnv,
+      gatewayDefaults: { cors: { origins: [TRUSTED_ORIGIN], credentials: true } },
+    });
     await proof.start();
-    port = proof.gateway.port;
+    port = cert === null ? proof.gateway.port : tlsPort;
+    origin = cert === null ? proof.url : `https://127.0.0.1:${tlsPort}`;
   }, 120_000);
 
   afterAll(async () => {
     results.write();
-    await proof.stop();
+    await proof?.stop();
+    cert?.remove();
   }, 30_000);
 
   beforeEach(() => {
@@ -96,10 +133,7 @@ describe('proof: protocol attacks against the running gateway', () => {
   });
 
   it('should count a well-formed request exactly once upstream (control for the zero counts)', async () => {
-    const res = await sendRaw(
-      port,
-      'GET /api/products/1 HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n',
-    );
+    const res = await send('GET /api/products/1 HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n');
     expect(res.status).toBe(200);
     expect(proof.upstreamSeen()).toBe(1);
     expect(proof.upstreamSeen('product-service')).toBe(1);
@@ -108,7 +142,7 @@ describe('proof: protocol attacks against the running gateway', () => {
   it('should refuse every request smuggling form with 400, close the connection and send nothing upstream', async () => {
     const outcomes: Array<{ name: string; status: number; closed: boolean }> = [];
     for (const [name, bytes] of SMUGGLING) {
-      const res = await sendRaw(port, bytes);
+      const res = await send(bytes);
       outcomes.push({ name, status: res.status, closed: res.closed });
     }
     expect(outcomes).toEqual(SMUGGLING.map(([name]) => ({ name, status: 400, closed: true })));
@@ -122,8 +156,8 @@ describe('proof: protocol attacks against the running gateway', () => {
   });
 
   it('should refuse two Host headers with 400, on proxied and on its own paths', async () => {
-    const proxied = await sendRaw(port, 'GET /api/products HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
-    const own = await sendRaw(port, 'GET /health/live HTTP/1.1\r\nhost: a\r\nHOST: b\r\n\r\n');
+    const proxied = await send('GET /api/products HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
+    const own = await send('GET /health/live HTTP/1.1\r\nhost: a\r\nHOST: b\r\n\r\n');
     expect([proxied.status, proxied.closed, own.status, own.closed]).toEqual([
       400,
       true,
@@ -152,7 +186,7 @@ describe('proof: protocol attacks against the running gateway', () => {
       ];
       const statuses: number[] = [];
       for (const target of targets) {
-        statuses.push((await sendRaw(port, `GET ${target} HTTP/1.1\r\nHost: g\r\n\r\n`)).status);
+        statuses.push((await send(`GET ${target} HTTP/1.1\r\nHost: g\r\n\r\n`)).status);
       }
       expect(statuses).toEqual([400, 400, 400, 400]);
       expect(decoyConnections).toBe(0);
@@ -173,8 +207,7 @@ describe('proof: protocol attacks against the running gateway', () => {
     const me = (await (
       await fetch(`${proof.url}/api/auth/me`, { headers: { authorization: `Bearer ${token}` } })
     ).json()) as { sub: string };
-    const res = await sendRaw(
-      port,
+    const res = await send(
       'GET /api/checkout/orders HTTP/1.1\r\nHost: g\r\n' +
         'Connection: close, X-Forwarded-For, X-User-Id, X-User-Roles\r\n' +
         'X-Forwarded-For: 203.0.113.9\r\nX-User-Id: 999\r\nX-User-Roles: superuser\r\n' +
@@ -202,20 +235,17 @@ describe('proof: protocol attacks against the running gateway', () => {
   it('should answer 431 to a 20 KB header and 413 to a body over the limit, calling no upstream', async () => {
     const token = await proof.login(ADMIN);
     for (const p of proof.allProxies) p.resetCounts();
-    const big = await sendRaw(
-      port,
+    const big = await send(
       `GET /api/products HTTP/1.1\r\nHost: g\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n`,
     );
-    const declared = await sendRaw(
-      port,
+    const declared = await send(
       'POST /api/users HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\n' +
         'Content-Length: 2000000\r\n\r\n{"name":',
     );
     // A keyed POST to a service that honours keys (checkout) is buffered for replay: the limit
     // applies while reading, before any attempt.
     const chunk = Buffer.alloc(256 * 1024, 0x61);
-    const chunked = await sendRaw(
-      port,
+    const chunked = await send(
       [
         `POST /api/checkout HTTP/1.1\r\nHost: g\r\nIdempotency-Key: big-1\r\nAuthorization: Bearer ${token}\r\n` +
           'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n',
@@ -257,7 +287,7 @@ describe('proof: protocol attacks against the running gateway', () => {
     ];
     const statuses: number[] = [];
     for (const t of targets) {
-      const res = await sendRaw(port, `GET ${t} HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n`);
+      const res = await send(`GET ${t} HTTP/1.1\r\nHost: g\r\nConnection: close\r\n\r\n`);
       statuses.push(res.status);
     }
     expect(statuses.every((s) => s >= 200 && s < 500)).toBe(true);
@@ -285,8 +315,7 @@ describe('proof: protocol attacks against the running gateway', () => {
     const worker = async () => {
       while (next < targets.length) {
         const i = next++;
-        const res = await sendRaw(
-          port,
+        const res = await send(
           `GET ${targets[i]}?proof=${i} HTTP/1.1\r\nHost: g\r\nAuthorization: Bearer ${token}\r\n` +
             'Connection: close\r\n\r\n',
         );
@@ -312,7 +341,10 @@ describe('proof: protocol attacks against the running gateway', () => {
       const canonical = canonicalizer.canonicalize(sent);
       const route = canonical.ok ? table.resolve(canonical, 'GET') : undefined;
       const got = { status: statuses[i], upstream: seen.get(i) ?? [] };
-      let expected: { status: number | 'any'; upstream: Array<{ service: string; path: string }> };
+      let expected: {
+        status: number | 'any';
+        upstream: Array<{ service: string; path: string }>;
+      };
       if (!canonical.ok) {
         outcome.refused += 1;
         expected = { status: 400, upstream: [] };
@@ -365,7 +397,7 @@ describe('proof: protocol attacks against the running gateway', () => {
         ? `OPTIONS /api/products HTTP/1.1\r\nHost: g\r\nOrigin: ${c.origin}\r\n` +
           'Access-Control-Request-Method: GET\r\nConnection: close\r\n\r\n'
         : `GET /api/products HTTP/1.1\r\nHost: g\r\nOrigin: ${c.origin}\r\nConnection: close\r\n\r\n`;
-      const res = await sendRaw(port, head);
+      const res = await send(head);
       expect(res.status).toBeGreaterThanOrEqual(200);
       if (
         res.headers['access-control-allow-origin'] !== undefined ||
@@ -376,8 +408,7 @@ describe('proof: protocol attacks against the running gateway', () => {
     }
     expect(leaked).toEqual([]);
     // Control: the listed origin does get them, so the check above can fail.
-    const trusted = await sendRaw(
-      port,
+    const trusted = await send(
       `GET /api/products HTTP/1.1\r\nHost: g\r\nOrigin: ${TRUSTED_ORIGIN}\r\nConnection: close\r\n\r\n`,
     );
     expect(trusted.headers['access-control-allow-origin']).toBe(TRUSTED_ORIGIN);
@@ -390,7 +421,7 @@ describe('proof: protocol attacks against the running gateway', () => {
   });
 
   it('should cut slowloris sockets at the headers timeout while normal traffic keeps its p99', async () => {
-    const agent = new Agent({ connections: 8 });
+    const agent = new Agent({ connections: 8, connect: cert === null ? {} : { ca: cert.ca } });
     const normalLoad = async (count: number): Promise<{ ok: number; latencies: number[] }> => {
       const latencies: number[] = [];
       let ok = 0;
@@ -399,7 +430,7 @@ describe('proof: protocol attacks against the running gateway', () => {
         while (next < count) {
           next += 1;
           const started = performance.now();
-          const res = await request(`${proof.url}/api/products/1`, { dispatcher: agent });
+          const res = await request(`${origin}/api/products/1`, { dispatcher: agent });
           await res.body.text();
           latencies.push(performance.now() - started);
           if (res.statusCode === 200) ok += 1;
@@ -413,7 +444,7 @@ describe('proof: protocol attacks against the running gateway', () => {
       const baseline = await normalLoad(1_000);
 
       const attackers = Array.from({ length: SLOW_SOCKETS }, () =>
-        slowHeaders(port, 500, HEADERS_TIMEOUT_MS * 4),
+        slowHeaders(port, 500, HEADERS_TIMEOUT_MS * 4, transport),
       );
       // Let every slow socket connect and start its headers before measuring under attack.
       await new Promise((r) => setTimeout(r, 500));

@@ -2,18 +2,22 @@ import { INestApplication, Type } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { Server } from 'node:http';
+import type { OutgoingHttpHeaders, Server } from 'node:http';
 import { createPinoLogger, JsonLogger } from './logger';
 import { SERVER_CONFIG, ServerConfig } from './server.config';
 import { drainHttpServer, DrainOptions, ShutdownState } from './shutdown';
+import { SecureListener } from './tls/secure-listener';
 
 export interface BootstrapOptions {
   /** Hook to adjust the app before it listens (extra routes, swagger). */
   configure?: (app: NestExpressApplication) => void | Promise<void>;
+  /** Headers of every answer on the TLS listener (Strict-Transport-Security), read once at start. */
+  tlsResponseHeaders?: (app: NestExpressApplication) => OutgoingHttpHeaders;
 }
 
 /**
- * Creates, configures and starts one of the system's HTTP apps on its validated `HOST`:`PORT` (see `serverConfig`).
+ * Creates, configures and starts one of the system's HTTP apps on its validated `HOST`:`PORT` (see `serverConfig`),
+ * and on `HOST`:`TLS_PORT` with TLS and HTTP/2 as well when a certificate is configured.
  * A configuration error stops the process with a message naming the variable (exit code 1).
  */
 export async function bootstrapApp(
@@ -38,14 +42,35 @@ export async function bootstrapApp(
   app.disable('x-powered-by');
   await options.configure?.(app);
 
-  const { port, host, headersTimeoutMs, drainDelayMs, drainTimeoutMs } = app
+  const { port, host, headersTimeoutMs, drainDelayMs, drainTimeoutMs, tls } = app
     .get(ConfigService)
     .getOrThrow<ServerConfig>(SERVER_CONFIG);
   limitSlowClients(app.getHttpServer(), headersTimeoutMs);
+  const secure =
+    tls === null
+      ? null
+      : new SecureListener(app, tls, {
+          headersTimeoutMs,
+          responseHeaders: options.tlsResponseHeaders?.(app),
+        });
   await app.listen(port, host);
   logger.log({ msg: 'listening', url: `http://${host}:${port}` }, 'Bootstrap');
+  if (secure !== null) {
+    try {
+      await secure.listen(host);
+    } catch (err) {
+      logger.fatal({ msg: 'TLS listener failed', err }, 'Bootstrap');
+      process.exit(1);
+    }
+    logger.log({ msg: 'listening', url: `https://${host}:${secure.port}` }, 'Bootstrap');
+  }
 
-  installGracefulShutdown(app, logger, { delayMs: drainDelayMs, timeoutMs: drainTimeoutMs });
+  installGracefulShutdown(
+    app,
+    logger,
+    { delayMs: drainDelayMs, timeoutMs: drainTimeoutMs },
+    secure,
+  );
   return app;
 }
 
@@ -66,22 +91,27 @@ export function limitSlowClients(server: Server, headersTimeoutMs: number): void
 const SHUTDOWN_HOOKS_TIMEOUT_MS = 10_000;
 
 /**
- * On SIGTERM or SIGINT: drain the HTTP server (see `drainHttpServer`), then close the app (its
- * shutdown hooks: database, pools, Redis) and exit 0; exit 1 when closing fails or hangs.
+ * On SIGTERM or SIGINT: drain the HTTP server (see `drainHttpServer`) and the TLS listener beside
+ * it, then close the app (its shutdown hooks: database, pools, Redis) and exit 0; exit 1 when
+ * closing fails or hangs.
  */
 function installGracefulShutdown(
   app: NestExpressApplication,
   logger: JsonLogger,
   drain: DrainOptions,
+  secure: SecureListener | null,
 ): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
     logger.log({ msg: 'draining', signal, ...drain }, 'Shutdown');
-    drainHttpServer(app.getHttpServer(), app.get(ShutdownState), drain)
-      .then((outcome) => {
-        if (outcome === 'forced') {
+    Promise.all([
+      drainHttpServer(app.getHttpServer(), app.get(ShutdownState), drain),
+      secure?.drain(drain) ?? 'drained',
+    ])
+      .then((outcomes) => {
+        if (outcomes.includes('forced')) {
           logger.warn({ msg: 'requests still in flight were cut', ...drain }, 'Shutdown');
         }
         // The hooks run only now that no request can need what they close.

@@ -22,5 +22,7 @@ export * from './retry-later.exception';
 export * from './server.config';
 export * from './shutdown';
 export * from './storage-failure';
+export * from './tls/secure-listener';
+export * from './tls/tls-settings';
 export * from './trace';
 export * from './url-list';

@@ -1,6 +1,7 @@
 import { registerAs } from '@nestjs/config';
 import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import { validateEnv } from './env-validation';
+import { loadTlsSettings, TlsSettings } from './tls/tls-settings';
 
 class ServerEnv {
   @IsInt()
@@ -46,6 +47,8 @@ export interface ServerConfig {
   drainDelayMs: number;
   /** Then requests in flight may take this long to finish before their connections are cut. */
   drainTimeoutMs: number;
+  /** The TLS listener beside the plain one (`TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_PORT`), or `null`. */
+  tls: TlsSettings | null;
 }
 
 export const SERVER_CONFIG = 'server';
@@ -53,7 +56,7 @@ export const SERVER_CONFIG = 'server';
 /**
  * `PORT`, `HOST`, `NODE_ENV`, `HTTP_HEADERS_TIMEOUT_MS` and the drain settings `DRAIN_DELAY_MS`
  * (6 s in production, 1 s otherwise) and `DRAIN_TIMEOUT_MS` of one app, with the app's own
- * default port.
+ * default port; and the optional TLS listener (see `loadTlsSettings`).
  */
 export function serverConfig(defaultPort: number) {
   return registerAs(SERVER_CONFIG, (): ServerConfig => {
@@ -67,6 +70,7 @@ export function serverConfig(defaultPort: number) {
       drainDelayMs:
         env.DRAIN_DELAY_MS ?? (production ? PRODUCTION_DRAIN_DELAY_MS : DEFAULT_DRAIN_DELAY_MS),
       drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
+      tls: loadTlsSettings(process.env),
     };
   });
 }

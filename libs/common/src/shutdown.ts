@@ -1,5 +1,6 @@
 import { BeforeApplicationShutdown, Injectable } from '@nestjs/common';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Flips readiness to "draining" the moment shutdown starts, so health checks fail before the server closes. */
@@ -80,6 +81,8 @@ export async function drainHttpServer(
   });
 }
 
-function closeAfterResponse(_req: IncomingMessage, res: ServerResponse): void {
-  if (!res.headersSent) res.setHeader('connection', 'close');
+function closeAfterResponse(req: IncomingMessage, res: ServerResponse): void {
+  // HTTP/2 has no Connection header: GOAWAY lets the session's open streams finish, then closes it.
+  if (req.httpVersionMajor === 2) (req as unknown as Http2ServerRequest).stream.session?.close();
+  else if (!res.headersSent) res.setHeader('connection', 'close');
 }

@@ -1,4 +1,34 @@
 import { connect, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+
+/** How a raw connection reaches the gateway: plain TCP, or TLS (HTTP/1.1 by ALPN) on its TLS port. */
+export interface RawTransport {
+  readonly name: string;
+  /** A new connection to `port`, and the event after which bytes may be written. */
+  open(port: number): { socket: Socket; ready: 'connect' | 'secureConnect' };
+}
+
+export const PLAIN_TCP: RawTransport = {
+  name: 'plain TCP',
+  open: (port) => ({ socket: connect({ host: '127.0.0.1', port }), ready: 'connect' }),
+};
+
+/** TLS that trusts `ca` and offers only `http/1.1`, so the bytes are read by the HTTP/1.1 parser. */
+export function tlsTransport(ca: Buffer): RawTransport {
+  return {
+    name: 'TLS',
+    open: (port) => ({
+      socket: tlsConnect({
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        ca,
+        ALPNProtocols: ['http/1.1'],
+      }),
+      ready: 'secureConnect',
+    }),
+  };
+}
 
 /** What came back on one raw connection. */
 export interface RawExchange {
@@ -15,16 +45,18 @@ export interface RawExchange {
 }
 
 /**
- * Writes `bytes` as is on a fresh TCP connection to `port` and reads until the server closes it or
- * `timeoutMs` passes. Nothing is normalised: this is how malformed requests reach the gateway.
+ * Writes `bytes` as is on a fresh connection to `port` (TCP, or TLS by `transport`) and reads
+ * until the server closes it or `timeoutMs` passes. Nothing is normalised: this is how malformed
+ * requests reach the gateway.
  */
 export function sendRaw(
   port: number,
   bytes: string | Buffer | Array<string | Buffer>,
   timeoutMs = 3_000,
+  transport: RawTransport = PLAIN_TCP,
 ): Promise<RawExchange> {
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const { socket, ready } = transport.open(port);
     const chunks: Buffer[] = [];
     let started = 0;
     let done = false;
@@ -40,7 +72,7 @@ export function sendRaw(
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('close', () => finish(true));
     socket.on('error', () => finish(true));
-    socket.on('connect', () => {
+    socket.on(ready, () => {
       started = performance.now();
       for (const part of Array.isArray(bytes) ? bytes : [bytes]) socket.write(part);
     });
@@ -69,8 +101,9 @@ export function slowHeaders(
   port: number,
   intervalMs: number,
   giveUpMs: number,
+  transport: RawTransport = PLAIN_TCP,
 ): { closed: Promise<{ closed: boolean; ms: number; bytesSent: number }>; socket: Socket } {
-  const socket = connect({ host: '127.0.0.1', port });
+  const { socket, ready } = transport.open(port);
   const closed = new Promise<{ closed: boolean; ms: number; bytesSent: number }>((resolve) => {
     let started = 0;
     let bytesSent = 0;
@@ -90,7 +123,7 @@ export function slowHeaders(
       bytesSent += text.length;
       socket.write(text);
     };
-    socket.on('connect', () => {
+    socket.on(ready, () => {
       started = performance.now();
       write('GET /api/products HTTP/1.1\r\nHost: gateway\r\n');
       let n = 0;

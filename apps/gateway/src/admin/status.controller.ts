@@ -67,6 +67,7 @@ export class StatusController {
           properties: {
             source: { type: 'string' },
             trustedProxyHops: { type: 'integer' },
+            tls: { type: 'object', description: 'Answers on the TLS listener (HSTS)' },
             services: { type: 'array', items: { type: 'object' } },
           },
         },

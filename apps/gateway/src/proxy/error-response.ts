@@ -20,6 +20,11 @@ export function sendError(
     requestId,
   };
   const text = JSON.stringify(body);
+  // HTTP/2 forbids Connection (RFC 9113 8.2.2); its stream ends with the answer in any case.
+  if (extraHeaders?.connection !== undefined && res.req.httpVersionMajor === 2) {
+    extraHeaders = { ...extraHeaders };
+    delete extraHeaders.connection;
+  }
   res.writeHead(statusCode, {
     ...extraHeaders,
     'content-type': 'application/json; charset=utf-8',

@@ -2,7 +2,10 @@ import { IDENTITY_HEADERS } from '@app/contracts';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 
-/** Hop-by-hop headers (RFC 9110 7.6.1) plus the obsolete `Proxy-Connection`; every `Proxy-*` goes too. */
+/**
+ * Hop-by-hop headers (RFC 9110 7.6.1) and `HTTP2-Settings` (RFC 7540 3.2.1), which an HTTP/2
+ * answer may not carry; every `Proxy-*` goes too, the obsolete `Proxy-Connection` among them.
+ */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -10,6 +13,7 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  'http2-settings',
 ]);
 
 /** Never copied from the client: set by the gateway, or (identity) only ever vouched for by it. */
@@ -30,6 +34,12 @@ const NOT_FROM_CLIENT = new Set([
   IDENTITY_HEADERS.userId,
   IDENTITY_HEADERS.email,
   IDENTITY_HEADERS.roles,
+  // An HTTP/2 request's pseudo-headers: the method and target go upstream as such, not as headers.
+  ':method',
+  ':path',
+  ':scheme',
+  ':authority',
+  ':protocol',
 ]);
 
 /**

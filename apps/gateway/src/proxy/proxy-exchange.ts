@@ -282,14 +282,15 @@ export class ProxyExchange {
     upstreams.cors?.decorate(out, req.headers.origin);
     if (this.extraHeaders !== null) mergeHeaders(out, this.extraHeaders);
     if (this.context.revealTarget) out['x-upstream-target'] = attempt.pick.target.origin;
-    if (statusMessage) res.writeHead(status, statusMessage, out);
+    // HTTP/2 has no reason phrase (RFC 9113 8.3.2).
+    if (statusMessage && req.httpVersionMajor === 1) res.writeHead(status, statusMessage, out);
     else res.writeHead(status, out);
   }
 
   /**
    * An interim 1xx from the upstream. A 103 Early Hints is relayed with its `Link` to an HTTP/1.1
-   * client (RFC 8297; a 1xx must not go to an HTTP/1.0 one, RFC 9110 15.2) while the client has
-   * no answer yet; every other 1xx is the upstream's own business and is dropped.
+   * or HTTP/2 client (RFC 8297; a 1xx must not go to an HTTP/1.0 one, RFC 9110 15.2) while the
+   * client has no answer yet; every other 1xx is the upstream's own business and is dropped.
    */
   private interim(status: number, headers: IncomingHttpHeaders): void {
     const { req, res } = this.request;
@@ -298,8 +299,7 @@ export class ProxyExchange {
       status !== 103 ||
       link === undefined ||
       res.headersSent ||
-      req.httpVersionMajor !== 1 ||
-      req.httpVersionMinor < 1
+      (req.httpVersionMajor === 1 && req.httpVersionMinor < 1)
     ) {
       return;
     }

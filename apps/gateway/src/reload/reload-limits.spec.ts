@@ -33,4 +33,13 @@ describe('unreloadableChanges', () => {
       "services[user-service].targets: http://127.0.0.1:3002 -> none needs a restart (the login's replicas)",
     ]);
   });
+
+  it('should name a changed tls section, whose headers the TLS listener took at start', () => {
+    const hsts = (maxAgeSeconds: number) => config({ tls: { hsts: { maxAgeSeconds } } });
+    expect(unreloadableChanges(hsts(600), hsts(600))).toEqual([]);
+    expect(unreloadableChanges(config({}), hsts(600))).toEqual([
+      'tls: {"hsts":{"maxAgeSeconds":0,"includeSubDomains":false}} -> ' +
+        '{"hsts":{"maxAgeSeconds":600,"includeSubDomains":false}} needs a restart',
+    ]);
+  });
 });

@@ -3,8 +3,9 @@ import type { GatewayConfig } from '../routing/gateway-config';
 
 /**
  * What a reloaded config changes that only a restart can: `trustedProxyHops` (read once by the
- * login's client-address rule) and the targets of `user-service` (the replicas the login asks,
- * read once). One line each; empty when `next` can take effect live.
+ * login's client-address rule), the targets of `user-service` (the replicas the login asks,
+ * read once) and `tls` (the TLS listener's answer headers, set when it starts). One line each;
+ * empty when `next` can take effect live.
  */
 export function unreloadableChanges(current: GatewayConfig, next: GatewayConfig): string[] {
   const changes: string[] = [];
@@ -13,6 +14,9 @@ export function unreloadableChanges(current: GatewayConfig, next: GatewayConfig)
       `trustedProxyHops: ${current.trustedProxyHops} -> ${next.trustedProxyHops} needs a restart`,
     );
   }
+  const tlsBefore = JSON.stringify(current.tls);
+  const tlsAfter = JSON.stringify(next.tls);
+  if (tlsBefore !== tlsAfter) changes.push(`tls: ${tlsBefore} -> ${tlsAfter} needs a restart`);
   const before = loginTargets(current);
   const after = loginTargets(next);
   if (before !== after) {

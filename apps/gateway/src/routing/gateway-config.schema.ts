@@ -348,6 +348,21 @@ export const WebSocketsSchema = section('Limits of the WebSocket tunnels of ever
   ),
 });
 
+/** Two years, the most the HSTS preload list asks for; longer pins a host to TLS for no gain. */
+export const MAX_HSTS_SECONDS = 63_072_000;
+
+export const TlsSchema = section('Answers on the TLS listener (TLS_CERT_FILE, TLS_KEY_FILE)', {
+  hsts: section('Strict-Transport-Security, sent on answers over TLS only (RFC 6797)', {
+    maxAgeSeconds: integer(
+      0,
+      MAX_HSTS_SECONDS,
+      0,
+      'How long browsers keep to HTTPS for this host; 0 = no header',
+    ),
+    includeSubDomains: flag(false, 'The policy covers every subdomain too'),
+  }),
+});
+
 export const GatewayConfigSchema = Type.Object(
   {
     trustedProxyHops: integer(
@@ -358,6 +373,7 @@ export const GatewayConfigSchema = Type.Object(
         "address is the entry this many hops from the right; 0 = the socket's address only",
     ),
     websockets: WebSocketsSchema,
+    tls: TlsSchema,
     defaults: Type.Optional(ServiceOptionsSchema),
     services: Type.Array(ServiceSchema, {
       minItems: 1,

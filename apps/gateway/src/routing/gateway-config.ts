@@ -9,6 +9,7 @@ import {
   ServiceOptionsDocument,
   ServiceOptionsSchema,
   WebSocketsSchema,
+  TlsSchema,
 } from './gateway-config.schema';
 
 /*
@@ -86,7 +87,7 @@ export type ServiceConfig = ServiceOptions &
 /** Gateway-wide limits of WebSocket tunnels. */
 export type WebSocketsConfig = Filled<Exclude<GatewayConfigDocument['websockets'], undefined>>;
 
-export type GatewayConfig = Filled<Pick<GatewayConfigDocument, 'trustedProxyHops'>> & {
+export type GatewayConfig = Filled<Pick<GatewayConfigDocument, 'trustedProxyHops' | 'tls'>> & {
   readonly websockets: WebSocketsConfig;
   /** The file the configuration was read from. */
   readonly source: string;
@@ -117,6 +118,7 @@ export function resolveGatewayConfig(
     source,
     trustedProxyHops: document.trustedProxyHops ?? 0,
     websockets: withDefaults(WebSocketsSchema, document.websockets) as WebSocketsConfig,
+    tls: withDefaults(TlsSchema, document.tls) as GatewayConfig['tls'],
     services: document.services.map((service, index) => {
       const { name, basePath, targets, ...options } = service;
       return {

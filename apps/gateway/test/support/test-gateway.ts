@@ -1,4 +1,6 @@
+import { SecureListener, SERVER_CONFIG, ServerConfig } from '@app/common';
 import type { INestApplication } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { IncomingHttpHeaders, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
@@ -11,6 +13,9 @@ import { stringify } from 'yaml';
 import { AuthService } from '../../src/auth/auth.service';
 import { GatewayModule } from '../../src/gateway.module';
 import { PROXY_RANDOM } from '../../src/proxy/proxy.tokens';
+import type { GatewayConfig } from '../../src/routing/gateway-config';
+import { hstsHeaders } from '../../src/routing/hsts';
+import { GATEWAY_CONFIG } from '../../src/routing/routing.tokens';
 
 export interface Reply {
   status: number;
@@ -44,6 +49,8 @@ export class TestGateway {
   private pool?: Pool;
   private config?: { file: string; remove(): void };
   port = 0;
+  /** The TLS listener, as the gateway starts it when TLS_CERT_FILE and TLS_KEY_FILE are set. */
+  secure: SecureListener | null = null;
 
   constructor(
     private readonly routes: unknown,
@@ -78,7 +85,15 @@ export class TestGateway {
     if (this.options.override) builder = this.options.override(builder);
     const moduleRef = await builder.compile();
     const app = moduleRef.createNestApplication({ logger: false });
+    const server = app.get(ConfigService).getOrThrow<ServerConfig>(SERVER_CONFIG);
+    if (server.tls !== null) {
+      this.secure = new SecureListener(app, server.tls, {
+        headersTimeoutMs: server.headersTimeoutMs,
+        responseHeaders: hstsHeaders(app.get<GatewayConfig>(GATEWAY_CONFIG).tls),
+      });
+    }
     await app.listen(0, '127.0.0.1');
+    await this.secure?.listen('127.0.0.1');
     this.app = app;
     this.port = (app.getHttpServer() as { address(): { port: number } }).address().port;
     this.pool = new Pool(this.origin, { connections: 64 });
@@ -175,6 +190,7 @@ export class TestGateway {
 
   async close(): Promise<void> {
     await this.pool?.destroy();
+    await this.secure?.close();
     (
       this.app?.getHttpServer() as { closeAllConnections?(): void } | undefined
     )?.closeAllConnections?.();

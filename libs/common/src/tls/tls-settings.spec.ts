@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_TLS_PORT, loadTlsSettings } from './tls-settings';
+
+/** A self-signed P-256 certificate and its key, written by the openssl CLI. */
+function selfSigned(dir: string, name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  return { cert, key };
+}
+
+describe('loadTlsSettings', () => {
+  let dir: string;
+  let one: { cert: string; key: string };
+  let other: { cert: string; key: string };
+  let garbage: string;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tls-settings-'));
+    one = selfSigned(dir, 'one');
+    other = selfSigned(dir, 'other');
+    garbage = join(dir, 'garbage.pem');
+    writeFileSync(
+      garbage,
+      '-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n',
+    );
+  });
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('should be off when neither file is set (or both are empty)', () => {
+    expect(loadTlsSettings({})).toBeNull();
+    expect(loadTlsSettings({ TLS_CERT_FILE: '', TLS_KEY_FILE: '' })).toBeNull();
+  });
+
+  it('should read both PEM files, on port 8443 unless TLS_PORT says otherwise', () => {
+    const settings = loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: one.key });
+    expect(settings).toEqual({
+      port: DEFAULT_TLS_PORT,
+      cert: readFileSync(one.cert, 'utf8').trimEnd(),
+      key: readFileSync(one.key, 'utf8').trimEnd(),
+    });
+    expect(
+      loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: one.key, TLS_PORT: '9443' })?.port,
+    ).toBe(9443);
+  });
+
+  it.each([
+    [{ TLS_CERT_FILE: 'x.crt' }, 'TLS_KEY_FILE: must be set together with TLS_CERT_FILE'],
+    [{ TLS_KEY_FILE: 'x.key' }, 'TLS_CERT_FILE: must be set together with TLS_KEY_FILE'],
+  ])('should refuse one file without the other: %j', (env, message) => {
+    expect(() => loadTlsSettings(env)).toThrow(`Invalid configuration: ${message}`);
+  });
+
+  it('should name the variable of a file that cannot be read', () => {
+    expect(() =>
+      loadTlsSettings({ TLS_CERT_FILE: join(dir, 'missing.crt'), TLS_KEY_FILE: one.key }),
+    ).toThrow(/^Invalid configuration: TLS_CERT_FILE: cannot read .*missing\.crt/);
+    expect(() =>
+      loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: join(dir, 'missing.key') }),
+    ).toThrow(/^Invalid configuration: TLS_KEY_FILE: cannot read .*missing\.key/);
+  });
+
+  it('should name the variable of a file that is not PEM of its kind', () => {
+    expect(() => loadTlsSettings({ TLS_CERT_FILE: garbage, TLS_KEY_FILE: one.key })).toThrow(
+      /^Invalid configuration: TLS_CERT_FILE: .*garbage\.pem is not a PEM certificate/,
+    );
+    // A certificate where the key should be.
+    expect(() => loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: one.cert })).toThrow(
+      /^Invalid configuration: TLS_KEY_FILE: .*one\.crt is not a PEM private key/,
+    );
+  });
+
+  it('should refuse a key that does not belong to the certificate', () => {
+    expect(() => loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: other.key })).toThrow(
+      /^Invalid configuration: TLS_KEY_FILE: the key in .*other\.key does not belong to the certificate in .*one\.crt/,
+    );
+  });
+
+  it.each(['https', '-1', '65536', '8443.5'])('should refuse TLS_PORT=%s', (port) => {
+    expect(() =>
+      loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: one.key, TLS_PORT: port }),
+    ).toThrow(`Invalid configuration: TLS_PORT: must be a port from 0 to 65535, got "${port}"`);
+  });
+});
