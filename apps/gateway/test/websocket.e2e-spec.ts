@@ -8,7 +8,8 @@ import { TokenStore } from '../src/auth/token-store/token-store';
 import { TunnelRegistry } from '../src/proxy/websocket/tunnel-registry';
 import { ConfigReloader } from '../src/reload/config-reloader';
 import { hmacToken, tokenClaims } from './support/auth-fixtures';
-import { decodeJwt, deleteKeys, testKeyPrefix } from './support/auth-harness';
+import { selfSignedCert } from '../../../test/support/self-signed-cert';
+import { decodeJwt, deleteKeys, testKeyPrefix, withEnv } from './support/auth-harness';
 import { startAuthGateway, tokenFor } from './support/auth-gateway';
 import { describeWithRedis, TEST_REDIS_URL } from './support/redis-available';
 import { eventually, metric, TestGateway, writeConfig } from './support/test-gateway';
@@ -490,6 +491,35 @@ describe('gateway: WebSocket tunnels and a config reload (e2e)', () => {
     } finally {
       await gateway.close();
       await upstream.stop();
+    }
+  });
+});
+
+describe('gateway: WebSocket tunnels over TLS (e2e)', () => {
+  it('should tunnel wss:// on the TLS listener like ws://, with X-Forwarded-Proto: https', async () => {
+    const upstream = await new WebSocketUpstream().start();
+    const cert = selfSignedCert();
+    const gateway = await withEnv(
+      { TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile, TLS_PORT: '0' },
+      () => new TestGateway(routes(upstream.origin)).start(),
+    );
+    try {
+      const socket = await new Promise<WebSocket>((resolve, reject) => {
+        const client = new WebSocket(`wss://localhost:${gateway.secure!.port}/api/chat/x`, {
+          ca: cert.ca,
+        });
+        client.once('open', () => resolve(client));
+        client.once('error', reject);
+      });
+      const reply = nextMessage(socket);
+      socket.send('over tls');
+      await expect(reply).resolves.toBe('over tls');
+      expect(upstream.handshakes[0].headers['x-forwarded-proto']).toBe('https');
+      socket.terminate();
+    } finally {
+      await gateway.close();
+      await upstream.stop();
+      cert.remove();
     }
   });
 });
