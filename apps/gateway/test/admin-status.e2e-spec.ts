@@ -162,6 +162,7 @@ describe('admin status API (e2e)', () => {
       total: 2,
       inFlight: 0,
       ejections: 0,
+      tunnels: 0,
       traffic: { windowSeconds: expect.any(Number), requests: 0, errors: 0, retries: 0 },
     });
     expect(Object.keys(product.targets[0]).sort()).toEqual([
@@ -193,6 +194,7 @@ describe('admin status API (e2e)', () => {
       bodyLimitBytes: 1048576,
       connectionsPerTarget: 256,
       balancer: 'round-robin',
+      websocket: false,
       idempotencyKeys: false,
       passiveHealth: { failures: 2, cooldownMs: 60000, maxCooldownMs: 60000 },
       activeHealth: { enabled: false, path: '/health/ready', intervalMs: 100, timeoutMs: 500 },
@@ -220,6 +222,11 @@ describe('admin status API (e2e)', () => {
       ].sort(),
     );
     expect(report.config.trustedProxyHops).toBe(0);
+    expect(report.config.websockets).toEqual({
+      maxTunnels: 10_000,
+      maxTunnelsPerUser: 100,
+      idleTimeoutMs: 300_000,
+    });
     expect(report.config.services[4].rateLimits).toEqual([
       {
         methods: ['POST'],

@@ -85,6 +85,20 @@ describe('drainHttpServer', () => {
     expect(server.listening).toBe(false);
   });
 
+  it('should tell its closing listeners when the delay is over, while the server still listens', async () => {
+    const calls: { at: number; listening: boolean }[] = [];
+    state.onListenerClosing(() =>
+      calls.push({ at: performance.now(), listening: server.listening }),
+    );
+    const started = performance.now();
+    const drained = drainHttpServer(server, state, { delayMs: 200, timeoutMs: 5_000 });
+    expect(calls).toEqual([]);
+    await expect(drained).resolves.toBe('drained');
+    expect(calls).toHaveLength(1);
+    expect(calls[0].listening).toBe(true);
+    expect(calls[0].at - started).toBeGreaterThanOrEqual(195);
+  });
+
   it('should keep serving during the delay with Connection: close, then refuse connections', async () => {
     const agent = new Agent({ keepAlive: true });
     try {

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 @Injectable()
 export class ShutdownState implements BeforeApplicationShutdown {
   private draining = false;
+  private readonly closingListeners: (() => void)[] = [];
 
   get isDraining(): boolean {
     return this.draining;
@@ -14,6 +15,18 @@ export class ShutdownState implements BeforeApplicationShutdown {
 
   beginDrain(): void {
     this.draining = true;
+  }
+
+  /**
+   * Calls `listener` when the drain delay is over and the listener closes: connections that never
+   * finish by themselves (upgraded ones) must be ended then, or the server waits for them.
+   */
+  onListenerClosing(listener: () => void): void {
+    this.closingListeners.push(listener);
+  }
+
+  listenerClosing(): void {
+    for (const listener of this.closingListeners) listener();
   }
 
   beforeApplicationShutdown(): void {
@@ -51,6 +64,7 @@ export async function drainHttpServer(
   // serving costs nothing extra until a drain begins.
   server.prependListener('request', closeAfterResponse);
   if (options.delayMs > 0) await sleep(options.delayMs);
+  state.listenerClosing();
   return new Promise((resolve) => {
     const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
     const force = setTimeout(() => {

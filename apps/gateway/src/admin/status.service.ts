@@ -8,6 +8,7 @@ import { GatewayConfigSchema, ServiceSchema } from '../routing/gateway-config.sc
 import type { ServiceUpstreams } from '../proxy/upstream-registry';
 import { ConfigReloader, ReloadOutcome } from '../reload/config-reloader';
 import type { UpstreamTarget } from '../proxy/upstream-target';
+import { TunnelRegistry } from '../proxy/websocket/tunnel-registry';
 
 /** `up`: in rotation; `down`: failing its active check; `ejected`: out after failed requests. */
 export type TargetState = 'up' | 'down' | 'ejected';
@@ -40,6 +41,8 @@ export interface ServiceStatus {
   readonly total: number;
   readonly inFlight: number;
   readonly ejections: number;
+  /** WebSocket tunnels open now (0 unless the service has `websocket: true`). */
+  readonly tunnels: number;
   readonly traffic: TrafficSnapshot;
   readonly targets: readonly TargetStatus[];
 }
@@ -71,6 +74,7 @@ export class StatusService {
   constructor(
     private readonly live: LiveConfig,
     private readonly reloader: ConfigReloader,
+    private readonly tunnels: TunnelRegistry,
   ) {}
 
   report(): GatewayStatus {
@@ -85,13 +89,15 @@ export class StatusService {
         last === null
           ? null
           : { at: last.at, trigger: last.trigger, result: last.result, error: last.error },
-      services: generation.services.map((service) => serviceStatus(service, now)),
+      services: generation.services.map((service) =>
+        serviceStatus(service, now, this.tunnels.openFor(service.name)),
+      ),
       config: configReport(generation.config),
     };
   }
 }
 
-function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
+function serviceStatus(service: ServiceUpstreams, now: number, tunnels: number): ServiceStatus {
   // Read at each report: the target set of a service may change while the gateway runs.
   const weighted = service.config.balancer === 'weighted';
   const targets = service.targets.map((target) => targetStatus(target, now, weighted));
@@ -111,6 +117,7 @@ function serviceStatus(service: ServiceUpstreams, now: number): ServiceStatus {
     total: targets.length,
     inFlight,
     ejections,
+    tunnels,
     traffic: service.metrics.recent.snapshot(),
     targets,
   };

@@ -62,7 +62,8 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
  * replicas of the route config's `user-service` (`AUTH_USER_SERVICE_URLS` only when the route config
  * has no such service), and login attempts count by client address behind the route config's
  * `trustedProxyHops`. Exports `AuthService` (for the proxy), `JwtAuthGuard` (for the gateway's own
- * endpoints) and `TokenStoreHealthIndicator` (for readiness).
+ * endpoints), `TokenStoreHealthIndicator` (for readiness) and `TokenStore` (whose revocations
+ * close WebSocket tunnels).
  */
 @Module({
   imports: [
@@ -94,12 +95,18 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
     },
     {
       provide: TokenStore,
-      inject: [authConfig.KEY, REDIS_CONNECTION],
-      useFactory: (config: AuthConfig, redis: RedisConnection | null): TokenStore =>
+      inject: [authConfig.KEY, REDIS_CONNECTION, GATEWAY_CONFIG],
+      useFactory: (
+        config: AuthConfig,
+        redis: RedisConnection | null,
+        gateway: GatewayConfig,
+      ): TokenStore =>
         redis
           ? new RedisTokenStore(redis, {
               keyPrefix: redis.keyPrefix,
-              revocationEvents: config.tokenCache.enabled,
+              // Open WebSocket tunnels close on a revocation, which only the events bring.
+              revocationEvents:
+                config.tokenCache.enabled || gateway.services.some((s) => s.websocket),
             })
           : new MemoryTokenStore(),
     },
@@ -120,6 +127,6 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
     JwtAuthGuard,
     TokenStoreHealthIndicator,
   ],
-  exports: [AuthService, JwtAuthGuard, TokenStoreHealthIndicator],
+  exports: [AuthService, JwtAuthGuard, TokenStoreHealthIndicator, TokenStore],
 })
 export class AuthModule {}

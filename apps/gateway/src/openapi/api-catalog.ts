@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import type { ConfigGeneration } from '../proxy/config-generation';
 import { LiveConfig } from '../proxy/live-config';
+import type { ServiceUpstreams } from '../proxy/upstream-registry';
 import { CombinedApiDocument, mergeApiDocuments, ServiceApi } from './api-document-merge';
 import { ServiceDocsClient } from './service-docs.client';
 
@@ -91,7 +92,7 @@ export class ApiCatalog {
       }),
     );
     const document = mergeApiDocuments({
-      info: INFO,
+      info: withWebSocketNote(INFO, generation.services),
       gateway: this.gatewayDocument,
       services,
       route: (method, path) => {
@@ -111,4 +112,22 @@ export class ApiCatalog {
     };
     return this.built;
   }
+}
+
+/** The info, saying under which base paths a WebSocket handshake is tunnelled (none: as it is). */
+function withWebSocketNote(
+  info: OpenAPIObject['info'],
+  services: readonly ServiceUpstreams[],
+): OpenAPIObject['info'] {
+  const bases = services
+    .filter((service) => service.config.websocket)
+    .map((service) => `\`${service.config.basePath}\` (${service.name})`);
+  if (bases.length === 0) return info;
+  return {
+    ...info,
+    description:
+      `${info.description ?? ''} WebSocket upgrades (\`Upgrade: websocket\`, the token in ` +
+      '`Authorization` or as a `bearer.<token>` subprotocol) are accepted under ' +
+      `${bases.join(', ')}.`,
+  };
 }

@@ -13,8 +13,12 @@ import { PROXY_RANDOM } from './proxy.tokens';
 import { RouteSteps } from './route-steps';
 import { UpstreamHealth } from './upstream-health';
 import { UpstreamRegistry } from './upstream-registry';
+import { TunnelMetrics } from './websocket/tunnel-metrics';
+import { TunnelRegistry } from './websocket/tunnel-registry';
+import { WebSocketMount } from './websocket/websocket-mount';
+import { WebSocketUpgrade } from './websocket/websocket-upgrade';
 
-/** The proxy path: mounted ahead of Express, built from the providers below; `LiveConfig` holds the config generation it runs on. */
+/** The proxy path: mounted ahead of Express, built from the providers below; `LiveConfig` holds the config generation it runs on; WebSocket upgrades beside it. */
 @Module({
   imports: [RoutingModule, MetricsModule, AuthModule, RateLimitModule, ResponseCacheModule],
   providers: [
@@ -27,7 +31,11 @@ import { UpstreamRegistry } from './upstream-registry';
     AccessLog,
     RequestPipeline,
     ProxyMount,
+    TunnelMetrics,
+    TunnelRegistry,
+    WebSocketUpgrade,
+    WebSocketMount,
   ],
-  exports: [UpstreamRegistry, UpstreamHealth, LiveConfig],
+  exports: [UpstreamRegistry, UpstreamHealth, LiveConfig, TunnelRegistry],
 })
 export class ProxyModule {}

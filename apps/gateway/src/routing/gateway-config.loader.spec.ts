@@ -360,6 +360,30 @@ describe('parseGatewayConfig: response cache, rate limits and trusted proxies', 
     );
   });
 
+  it('should take websocket per service, off unless set, and the tunnel limits with their defaults', () => {
+    const config = parseGatewayConfig({
+      websockets: { maxTunnelsPerUser: 5 },
+      services: [service(), service({ name: 'b', basePath: '/b', websocket: true })],
+    });
+    expect(config.services.map((s) => s.websocket)).toEqual([false, true]);
+    expect(config.websockets).toEqual({
+      maxTunnels: 10_000,
+      maxTunnelsPerUser: 5,
+      idleTimeoutMs: 300_000,
+    });
+    expect(parseGatewayConfig({ services: [service()] }).websockets.maxTunnelsPerUser).toBe(100);
+    const wrong = problems({
+      websockets: { maxTunnels: 0, idleTimeoutMs: 50, perUser: 3 },
+      services: [service({ websocket: 'yes' })],
+    });
+    expect(wrong).toContain('services[0].websocket: must be true or false');
+    expect(wrong).toContain('websockets.maxTunnels: must be an integer from 1 to 1000000, got 0');
+    expect(wrong).toContain(
+      'websockets.idleTimeoutMs: must be an integer from 100 to 86400000, got 50',
+    );
+    expect(wrong).toContain('websockets.perUser: unknown key');
+  });
+
   it('should parse a cache block, from defaults or per service, and let a service turn it off', () => {
     const config = parseGatewayConfig({
       trustedProxyHops: 2,

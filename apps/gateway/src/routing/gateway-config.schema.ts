@@ -274,6 +274,11 @@ export const SERVICE_OPTIONS = {
       'attempts in flight of two chosen at random; weighted smooth weighted round-robin by the ' +
       "targets' weights",
   ),
+  websocket: flag(
+    false,
+    'Requests with Upgrade: websocket are authenticated like any request and tunnelled to one ' +
+      'target; off: such a handshake is answered 400',
+  ),
   idempotencyKeys: flag(
     false,
     'The service honours Idempotency-Key on POST and PATCH (a repeat with the same key does not ' +
@@ -327,6 +332,22 @@ export const ServiceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const WebSocketsSchema = section('Limits of the WebSocket tunnels of every service', {
+  maxTunnels: integer(1, 1_000_000, 10_000, 'Open tunnels of this gateway; one more is a 503'),
+  maxTunnelsPerUser: integer(
+    1,
+    1_000_000,
+    100,
+    'Open tunnels of one signed-in user (anonymous: of one client address); one more is a 429',
+  ),
+  idleTimeoutMs: integer(
+    100,
+    86_400_000,
+    300_000,
+    'A tunnel without a byte either way for this long is closed (code 1001); pings count',
+  ),
+});
+
 /** Two years, the most the HSTS preload list asks for; longer pins a host to TLS for no gain. */
 export const MAX_HSTS_SECONDS = 63_072_000;
 
@@ -351,6 +372,7 @@ export const GatewayConfigSchema = Type.Object(
       'Proxies in front of the gateway whose X-Forwarded-For entries are trusted: the client ' +
         "address is the entry this many hops from the right; 0 = the socket's address only",
     ),
+    websockets: WebSocketsSchema,
     tls: TlsSchema,
     defaults: Type.Optional(ServiceOptionsSchema),
     services: Type.Array(ServiceSchema, {

@@ -8,6 +8,7 @@ import {
   ServiceDocument,
   ServiceOptionsDocument,
   ServiceOptionsSchema,
+  WebSocketsSchema,
   TlsSchema,
 } from './gateway-config.schema';
 
@@ -83,7 +84,11 @@ export type ServiceConfig = ServiceOptions &
     readonly index: number;
   };
 
+/** Gateway-wide limits of WebSocket tunnels. */
+export type WebSocketsConfig = Filled<Exclude<GatewayConfigDocument['websockets'], undefined>>;
+
 export type GatewayConfig = Filled<Pick<GatewayConfigDocument, 'trustedProxyHops' | 'tls'>> & {
+  readonly websockets: WebSocketsConfig;
   /** The file the configuration was read from. */
   readonly source: string;
   readonly services: readonly ServiceConfig[];
@@ -112,6 +117,7 @@ export function resolveGatewayConfig(
   return {
     source,
     trustedProxyHops: document.trustedProxyHops ?? 0,
+    websockets: withDefaults(WebSocketsSchema, document.websockets) as WebSocketsConfig,
     tls: withDefaults(TlsSchema, document.tls) as GatewayConfig['tls'],
     services: document.services.map((service, index) => {
       const { name, basePath, targets, ...options } = service;

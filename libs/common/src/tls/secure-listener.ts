@@ -6,6 +6,7 @@ import {
   Http2ServerResponse,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DrainOptions, DrainOutcome } from '../shutdown';
 import { ExpressApp, expressWithHttp2 } from './express-http2';
@@ -37,6 +38,11 @@ export interface SecureListenerOptions {
  * is not declared is marked `Transfer-Encoding: chunked`, as the same body over HTTP/1.1 would be.
  * Nothing of this runs for a request on the plain listener.
  */
+/** Node 24's choice of which requests carrying `Upgrade` go to `upgrade` listeners. */
+interface UpgradeDecider {
+  shouldUpgradeCallback(req: IncomingMessage): boolean;
+}
+
 export class SecureListener {
   readonly server: Http2SecureServer;
   private readonly responseHeaders: readonly [string, string | number | readonly string[]][];
@@ -63,6 +69,13 @@ export class SecureListener {
         settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS },
       },
       (req, res) => this.serve(plain, req, res),
+    );
+    // An HTTP/1.1 upgrade over TLS (a WebSocket) goes where a plain one does, decided the same way.
+    const upgrades = this.server as unknown as UpgradeDecider;
+    upgrades.shouldUpgradeCallback = (req) =>
+      (plain as unknown as UpgradeDecider).shouldUpgradeCallback(req);
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      plain.emit('upgrade', req, socket, head),
     );
     const limits = this.server as unknown as {
       headersTimeout: number;
