@@ -250,7 +250,15 @@ async function main(): Promise<void> {
           '      default: public',
           // Under valgrind the gateway runs some 50 times slower than its timeouts expect.
           ...(callgrind
-            ? ['    timeouts:', '      connectMs: 60000', '      perTryMs: 600000']
+            ? [
+                '    timeouts:',
+                '      connectMs: 60000',
+                '      perTryMs: 600000',
+                '    passiveHealth:',
+                '      failures: 1000',
+                '    activeHealth:',
+                '      enabled: false',
+              ]
             : []),
           '',
         ].join('\n'),
@@ -331,7 +339,9 @@ async function main(): Promise<void> {
           const r = await send(load, url, method, requests, connections);
           const after = treeCpuSeconds(c.process.pid) ?? NaN;
           if (tracer !== null) console.log(`${method} ${c.name}: ${await tracer(r.requests)}`);
-          if (r.errors > 0 || r.non2xx > 0) {
+          const failed = r.errors + r.non2xx;
+          // Under valgrind a keep-alive race with a backend now and then costs a request a 502.
+          if (failed > (callgrind ? r.requests / 100 : 0)) {
             throw new Error(
               `${c.name} ${method}: ${r.errors} errors, ${r.non2xx} non-2xx answers` +
                 (c.name === 'gateway'
