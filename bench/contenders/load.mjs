@@ -1,6 +1,7 @@
 // Load generator, in a process of its own so it never shares an event loop with what it measures.
 // Started with an IPC channel; each message {url, method, headers, body, connections, seconds}
-// runs autocannon once and is answered with the totals.
+// (or `amount`, a number of requests, instead of `seconds`) runs autocannon once and is answered
+// with the totals.
 import autocannon from 'autocannon';
 
 process.on('message', (job) => {
@@ -11,7 +12,7 @@ process.on('message', (job) => {
       headers: job.headers,
       body: job.body,
       connections: job.connections,
-      duration: job.seconds,
+      ...(job.amount === undefined ? { duration: job.seconds } : { amount: job.amount }),
     },
     (err, result) => {
       if (err) {

@@ -1,21 +1,27 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Metric, Registry } from 'prom-client';
+import { LatencyCounts, RequestLatencyHistogram } from './request-latency';
 import { TrafficWindow } from './traffic-window';
 
 type Inc = { inc(value?: number): void };
-type Observe = { observe(value: number): void };
 
-/** Counters of one service, bound to their labels once so a request only increments. */
+/**
+ * The figures of one service. A request adds to plain numbers (an array slot per status, the
+ * latency buckets); the Prometheus counter gets them when scraped, so that the proxy path never
+ * hashes labels.
+ */
 export class ServiceMetrics {
-  private readonly byStatus: (Inc | undefined)[] = [];
+  /** Requests by status (Node answers 100 to 999) counted since the last scrape. */
+  private readonly unpublished = new Float64Array(1000);
+  /** The statuses with a count in `unpublished`. */
+  private readonly pending: number[] = [];
   /** The last minute of this service's traffic, for the status report. */
   readonly recent = new TrafficWindow();
   /** Counts a retry in Prometheus and in the recent window. */
   readonly retries: Inc;
 
   constructor(
-    private readonly requests: Counter<'service' | 'status'>,
-    private readonly latency: Observe,
+    private readonly latency: LatencyCounts,
     retries: Inc,
     private readonly service: string,
   ) {
@@ -29,14 +35,18 @@ export class ServiceMetrics {
 
   /** Records one finished request; `status` is the code sent to the client (499 when it left). */
   record(status: number, seconds: number): void {
-    let counter = this.byStatus[status];
-    if (counter === undefined) {
-      counter = this.requests.labels(this.service, String(status));
-      this.byStatus[status] = counter;
-    }
-    counter.inc();
+    if (this.unpublished[status]++ === 0) this.pending.push(status);
     this.latency.observe(seconds);
     this.recent.record(status, seconds);
+  }
+
+  /** Adds the requests counted since the last call to `requests`. */
+  publish(requests: Counter<'service' | 'status'>): void {
+    for (const status of this.pending) {
+      requests.inc({ service: this.service, status: String(status) }, this.unpublished[status]);
+      this.unpublished[status] = 0;
+    }
+    this.pending.length = 0;
   }
 }
 
@@ -45,20 +55,20 @@ export class ServiceMetrics {
 export class GatewayMetrics {
   readonly registry = new Registry();
 
-  private readonly requests = new Counter({
+  /** One per service name, so that a service configured again keeps its counts. */
+  private readonly services = new Map<string, ServiceMetrics>();
+
+  private readonly requests: Counter<'service' | 'status'> = new Counter({
     name: 'gateway_requests_total',
     help: 'Requests answered on the proxy path, by service and status sent to the client',
     labelNames: ['service', 'status'] as const,
     registers: [this.registry],
+    collect: () => {
+      for (const service of this.services.values()) service.publish(this.requests);
+    },
   });
 
-  private readonly latency = new Histogram({
-    name: 'gateway_request_duration_seconds',
-    help: 'Time from request to the end of the response on the proxy path',
-    labelNames: ['service'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  private readonly latency = new RequestLatencyHistogram();
 
   private readonly retries = new Counter({
     name: 'gateway_upstream_retries_total',
@@ -88,16 +98,18 @@ export class GatewayMetrics {
   });
 
   constructor() {
+    // prom-client's registry reads a metric through `get()`; its types name only its own classes.
+    this.registry.registerMetric(this.latency as unknown as Metric);
     collectDefaultMetrics({ register: this.registry });
   }
 
   forService(service: string): ServiceMetrics {
-    return new ServiceMetrics(
-      this.requests,
-      this.latency.labels(service),
-      this.retries.labels(service),
-      service,
-    );
+    let metrics = this.services.get(service);
+    if (metrics === undefined) {
+      metrics = new ServiceMetrics(this.latency.of(service), this.retries.labels(service), service);
+      this.services.set(service, metrics);
+    }
+    return metrics;
   }
 
   ejectionsOf(service: string, target: string): Inc {

@@ -23,6 +23,37 @@ function jsonString(value: string): string {
   return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
 }
 
+/** JSON of the few strings every line repeats (methods, service names, target origins). */
+const repeated = new Map<string, string>();
+
+function repeatedJsonString(value: string): string {
+  let json = repeated.get(value);
+  if (json === undefined) {
+    // Targets come and go with discovery: the map stays small whatever the churn.
+    if (repeated.size >= 1024) repeated.clear();
+    json = jsonString(value);
+    repeated.set(value, json);
+  }
+  return json;
+}
+
+/**
+ * A latency in ms with at most three decimals, as `String(latencyMs)` writes it, from integers:
+ * formatting a fractional number is the slow path of number-to-string.
+ */
+export function decimalMs(latencyMs: number): string {
+  const micros = Math.round(latencyMs * 1000);
+  const whole = Math.floor(micros / 1000);
+  let fraction = micros - whole * 1000;
+  if (fraction === 0) return `${whole}`;
+  let digits = 3;
+  while (fraction % 10 === 0) {
+    fraction /= 10;
+    digits -= 1;
+  }
+  return `${whole}.${`${fraction}`.padStart(digits, '0')}`;
+}
+
 export interface AccessLogEntry {
   requestId: string;
   /** The W3C trace id: the client's when its `traceparent` was valid, else the gateway's new one. */
@@ -78,9 +109,10 @@ export class AccessLog implements OnApplicationShutdown {
 
   write(entry: AccessLogEntry): void {
     if (this.destination === undefined) return;
-    const method = entry.method === undefined ? '' : `,"method":${jsonString(entry.method)}`;
-    const target = entry.target === null ? 'null' : jsonString(entry.target);
-    this.pending += `{"level":"info","time":"${isoTimeOncePerMillisecond()}","service":"gateway","requestId":${jsonString(entry.requestId)},"traceId":"${entry.traceId}"${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${entry.latencyMs},"upstream":${jsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`;
+    const method =
+      entry.method === undefined ? '' : `,"method":${repeatedJsonString(entry.method)}`;
+    const target = entry.target === null ? 'null' : repeatedJsonString(entry.target);
+    this.pending += `{"level":"info","time":"${isoTimeOncePerMillisecond()}","service":"gateway","requestId":${jsonString(entry.requestId)},"traceId":"${entry.traceId}"${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${decimalMs(entry.latencyMs)},"upstream":${repeatedJsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`;
     if (this.pending.length >= BATCH_CHARS) this.flush();
   }
 
