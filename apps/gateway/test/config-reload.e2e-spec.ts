@@ -1,16 +1,11 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { renameSync, writeFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { join } from 'node:path';
 import { Pool } from 'undici';
 import { stringify } from 'yaml';
+import { GatewayProcess } from './support/gateway-process';
 import { eventually, metric, TestGateway, writeConfig } from './support/test-gateway';
-import { closedPort, echo, TestUpstream } from './support/test-upstream';
-
-const ROOT = join(__dirname, '..', '..', '..');
-const MAIN = join(ROOT, 'apps/gateway/src/main.ts');
-const NODE_ARGS = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', MAIN];
+import { echo, TestUpstream } from './support/test-upstream';
 
 /** Writes `config` where the gateway reads it: in place, or as an editor does (a new file renamed over it). */
 function rewrite(file: string, config: unknown, byRename = false): void {
@@ -321,8 +316,7 @@ async function alphaTarget(
 
 describe('gateway: live config reload (SIGHUP, as a process)', () => {
   const upstream = new TestUpstream();
-  let child: ChildProcess;
-  let output = '';
+  let gateway: GatewayProcess;
   let origin = '';
   let config: { file: string; remove(): void };
   const service = (name: string, basePath: string) => ({
@@ -335,40 +329,17 @@ describe('gateway: live config reload (SIGHUP, as a process)', () => {
   beforeAll(async () => {
     await upstream.start();
     config = writeConfig({ services: [service('products', '/api/products')] });
-    const port = await closedPort();
-    child = spawn(process.execPath, NODE_ARGS, {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        GATEWAY_CONFIG: config.file,
-        GATEWAY_CONFIG_WATCH: 'false',
-        PORT: String(port),
-        LOG_LEVEL: 'info',
-        GATEWAY_ACCESS_LOG: 'false',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    gateway = await GatewayProcess.start({
+      GATEWAY_CONFIG: config.file,
+      GATEWAY_CONFIG_WATCH: 'false',
+      LOG_LEVEL: 'info',
+      GATEWAY_ACCESS_LOG: 'false',
     });
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    origin = `http://127.0.0.1:${port}`;
-    const deadline = Date.now() + 25_000;
-    for (;;) {
-      try {
-        if ((await fetch(`${origin}/health/live`)).ok) break;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`gateway did not start:\n${output}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }, 40_000);
+    origin = gateway.origin;
+  }, 70_000);
 
   afterAll(async () => {
-    if (child.exitCode === null) {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    }
+    await gateway?.stop('SIGTERM');
     config.remove();
     await upstream.kill();
   });
@@ -380,7 +351,7 @@ describe('gateway: live config reload (SIGHUP, as a process)', () => {
     await new Promise((r) => setTimeout(r, 800));
     expect((await readyConfig(origin)).version.number).toBe(1);
     expect((await fetch(`${origin}/api/orders/1`)).status).toBe(404);
-    child.kill('SIGHUP');
+    gateway.child.kill('SIGHUP');
     await eventually(async () => (await readyConfig(origin)).version.number === 2);
     expect((await fetch(`${origin}/api/orders/1`)).status).toBe(200);
     expect((await readyConfig(origin)).lastReload).toMatchObject({
@@ -394,11 +365,11 @@ describe('gateway: live config reload (SIGHUP, as a process)', () => {
     rewrite(config.file, {
       services: [{ ...service('products', '/api/products'), retries: 3 }],
     });
-    const mark = output.length;
-    child.kill('SIGHUP');
+    const mark = gateway.output.length;
+    gateway.child.kill('SIGHUP');
     await eventually(async () => (await readyConfig(origin)).lastReload?.result === 'invalid');
     await new Promise((r) => setTimeout(r, 300));
-    const lines = output
+    const lines = gateway.output
       .slice(mark)
       .split('\n')
       .filter((line) => line.includes('services[0].retries: unknown key'));
@@ -411,6 +382,6 @@ describe('gateway: live config reload (SIGHUP, as a process)', () => {
     });
     expect((await readyConfig(origin)).version.number).toBe(2);
     expect((await fetch(`${origin}/api/orders/1`)).status).toBe(200);
-    expect(child.exitCode).toBeNull();
+    expect(gateway.child.exitCode).toBeNull();
   });
 });

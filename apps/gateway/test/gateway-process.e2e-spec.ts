@@ -1,12 +1,7 @@
-import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { get } from 'node:http';
-import { join } from 'node:path';
+import { GatewayProcess, runGatewayToExit } from './support/gateway-process';
 import { writeConfig } from './support/test-gateway';
-import { closedPort, TestUpstream } from './support/test-upstream';
-
-const ROOT = join(__dirname, '..', '..', '..');
-const MAIN = join(ROOT, 'apps/gateway/src/main.ts');
-const NODE_ARGS = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', MAIN];
+import { TestUpstream } from './support/test-upstream';
 
 /** The gateway as its own process (main.ts through ts-node), the way it runs in production. */
 describe('gateway: as a process', () => {
@@ -15,24 +10,18 @@ describe('gateway: as a process', () => {
       services: [{ name: 'a', basePath: '/a', targets: ['http://127.0.0.1:1'], retries: 3 }],
     });
     try {
-      const run = spawnSync(process.execPath, NODE_ARGS, {
-        cwd: ROOT,
-        env: { ...process.env, GATEWAY_CONFIG: config.file, PORT: '0', LOG_LEVEL: 'error' },
-        encoding: 'utf8',
-        timeout: 25_000,
-      });
+      const run = runGatewayToExit({ GATEWAY_CONFIG: config.file });
       expect(run.status).toBe(1);
       expect(run.stderr + run.stdout).toContain('services[0].retries: unknown key');
     } finally {
       config.remove();
     }
-  }, 30_000);
+  }, 70_000);
 
   describe('access log', () => {
     const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
     const upstream = new TestUpstream();
-    let child: ChildProcess;
-    let output = '';
+    let gateway: GatewayProcess;
     let config: { file: string; remove(): void };
 
     beforeAll(async () => {
@@ -42,60 +31,33 @@ describe('gateway: as a process', () => {
         defaults: { auth: { default: 'public' } },
         services: [{ name: 'products', basePath: '/api/products', targets: [upstream.origin] }],
       });
-      const port = await closedPort();
-      child = spawn(process.execPath, NODE_ARGS, {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          GATEWAY_CONFIG: config.file,
-          PORT: String(port),
-          LOG_LEVEL: 'info',
-          GATEWAY_ACCESS_LOG: 'true',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
+      gateway = await GatewayProcess.start({
+        GATEWAY_CONFIG: config.file,
+        LOG_LEVEL: 'info',
+        GATEWAY_ACCESS_LOG: 'true',
       });
-      child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      const origin = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 25_000;
-      for (;;) {
-        try {
-          if ((await fetch(`${origin}/health/live`)).ok) break;
-        } catch {
-          if (Date.now() > deadline) throw new Error(`gateway did not start:\n${output}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
       await (
-        await fetch(`${origin}/api/products/42?q=1`, {
+        await fetch(`${gateway.origin}/api/products/42?q=1`, {
           headers: { 'x-request-id': 'log-1', traceparent: `00-${TRACE_ID}-00f067aa0ba902b7-01` },
         })
       ).text();
       // Sent with node:http: fetch would resolve the dot segment before sending.
       await new Promise<void>((resolve, reject) =>
-        get({ host: '127.0.0.1', port, path: '/api/products/%2e%2e/x' }, (res) =>
+        get({ host: '127.0.0.1', port: gateway.port, path: '/api/products/%2e%2e/x' }, (res) =>
           res.resume().on('end', resolve),
         ).on('error', reject),
       );
       // SIGTERM drains and flushes the batched access log before the process exits.
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-    }, 40_000);
+      await gateway.stop('SIGTERM');
+    }, 70_000);
 
     afterAll(async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      gateway?.kill();
       config.remove();
       await upstream.kill();
     });
 
-    const lines = () =>
-      output
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .filter((l) => l.msg === 'proxy');
+    const lines = () => gateway.jsonLines().filter((l) => l.msg === 'proxy');
 
     it('should write one JSON line per proxied request with its outcome', () => {
       const line = lines().find((l) => l.requestId === 'log-1');

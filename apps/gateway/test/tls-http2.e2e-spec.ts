@@ -1,14 +1,13 @@
 import 'reflect-metadata';
-import { spawn, spawnSync } from 'node:child_process';
 import { IncomingHttpHeaders, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { connect as http2Connect, ClientHttp2Session, constants } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import { selfSignedCert, SelfSignedCert } from '../../../test/support/self-signed-cert';
 import { ADMIN, UserServiceInstance, USER } from './support/auth-harness';
 import { startAuthGateway } from './support/auth-gateway';
-import { TestGateway, writeConfig } from './support/test-gateway';
+import { GatewayProcess, runGatewayToExit } from './support/gateway-process';
+import { eventually, TestGateway, writeConfig } from './support/test-gateway';
 import { closedPort, TestUpstream, UpstreamBehaviour } from './support/test-upstream';
 
 /** What a client got: status, the headers compared between protocols, body and ALPN. */
@@ -467,14 +466,6 @@ describe('TLS and HTTP/2 at the edge (e2e)', () => {
 
 /** main.ts through ts-node, the way it runs in production: bootstrap starts the TLS listener. */
 describe('TLS and HTTP/2: the gateway process', () => {
-  const ROOT = join(__dirname, '..', '..', '..');
-  const NODE_ARGS = [
-    '-r',
-    'ts-node/register/transpile-only',
-    '-r',
-    'tsconfig-paths/register',
-    join(ROOT, 'apps/gateway/src/main.ts'),
-  ];
   const upstream = new TestUpstream(upstreamAnswer({ inFlight: 0, maxInFlight: 0 }));
   let cert: SelfSignedCert;
   let config: { file: string; remove(): void };
@@ -504,68 +495,47 @@ describe('TLS and HTTP/2: the gateway process', () => {
       const env = Object.fromEntries(
         Object.entries(tls).map(([k, v]) => [k, v === 'cert' ? cert.certFile : v]),
       );
-      const run = spawnSync(process.execPath, NODE_ARGS, {
-        cwd: ROOT,
-        env: { ...process.env, GATEWAY_CONFIG: config.file, PORT: '0', LOG_LEVEL: 'error', ...env },
-        encoding: 'utf8',
-        timeout: 25_000,
-      });
+      const run = runGatewayToExit({ GATEWAY_CONFIG: config.file, ...env });
       expect(run.status).toBe(1);
       expect(run.stderr + run.stdout).toContain(message);
     },
-    30_000,
+    70_000,
   );
 
   it('should serve HTTP/2 with the configured HSTS, and send GOAWAY when it drains', async () => {
-    const [port, tlsPort] = [await closedPort(), await closedPort()];
-    let output = '';
-    const child = spawn(process.execPath, NODE_ARGS, {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        GATEWAY_CONFIG: config.file,
-        PORT: String(port),
-        TLS_PORT: String(tlsPort),
-        TLS_CERT_FILE: cert.certFile,
-        TLS_KEY_FILE: cert.keyFile,
-        DRAIN_DELAY_MS: '300',
-        LOG_LEVEL: 'info',
-        GATEWAY_ACCESS_LOG: 'false',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const tlsPort = await closedPort();
+    const gateway = await GatewayProcess.start({
+      GATEWAY_CONFIG: config.file,
+      TLS_PORT: String(tlsPort),
+      TLS_CERT_FILE: cert.certFile,
+      TLS_KEY_FILE: cert.keyFile,
+      DRAIN_DELAY_MS: '300',
+      LOG_LEVEL: 'info',
+      GATEWAY_ACCESS_LOG: 'false',
     });
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     let client: Http2Client | undefined;
     try {
-      const deadline = Date.now() + 25_000;
-      while (!output.includes(`https://127.0.0.1:${tlsPort}`)) {
-        if (Date.now() > deadline || child.exitCode !== null) {
-          throw new Error(`no TLS listener:\n${output}`);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await eventually(() => gateway.output.includes(`https://127.0.0.1:${tlsPort}`));
       client = new Http2Client(`https://localhost:${tlsPort}`, cert.ca);
       const res = await client.ask('GET', '/api/products/1');
       expect([res.status, res.protocol]).toEqual([200, 'h2']);
       expect(res.headers['strict-transport-security']).toBe('max-age=600');
       expect((JSON.parse(res.body) as { forwardedProto: string }).forwardedProto).toBe('https');
-      const plain = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      const plain = await fetch(`${gateway.origin}/health/ready`);
       expect([plain.status, plain.headers.get('strict-transport-security')]).toEqual([200, null]);
 
       const goaway = new Promise<void>((resolve) =>
         client!.session.once('goaway', () => resolve()),
       );
-      child.kill('SIGTERM');
+      gateway.child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 100));
       // Within the drain delay the answer still comes, on a session the gateway is closing.
       const during = await client.ask('GET', '/api/products/2');
       expect(during.status).toBe(200);
       await goaway;
-      expect(await exited).toBe(0);
+      expect(await gateway.exited).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      gateway.kill();
       await client?.close();
     }
   }, 60_000);

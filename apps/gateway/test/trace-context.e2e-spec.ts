@@ -1,13 +1,8 @@
 import { parseTraceparent } from '@app/common';
-import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { CLIENT, OtlpReceiver, SERVER } from '../../../test/support/otlp-receiver';
+import { GatewayProcess, runGatewayToExit } from './support/gateway-process';
 import { eventually, TestGateway, writeConfig } from './support/test-gateway';
 import { closedPort, echo, TestUpstream, UpstreamBehaviour } from './support/test-upstream';
-
-const ROOT = join(__dirname, '..', '..', '..');
-const MAIN = join(ROOT, 'apps/gateway/src/main.ts');
-const NODE_ARGS = ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', MAIN];
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
@@ -127,7 +122,6 @@ describe('gateway: OpenTelemetry export', () => {
   const flaky = new TestUpstream(failingFirst(1));
   const receiver = new OtlpReceiver();
   let routes: { file: string; remove(): void };
-  let output = '';
 
   beforeAll(async () => {
     await Promise.all([upstream.start(), flaky.start(), receiver.start()]);
@@ -140,107 +134,65 @@ describe('gateway: OpenTelemetry export', () => {
   });
 
   it('should refuse an endpoint that is not an http(s) URL, naming the variable', () => {
-    const run = spawnSync(process.execPath, NODE_ARGS, {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        GATEWAY_CONFIG: routes.file,
-        PORT: '0',
-        OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
-      },
-      encoding: 'utf8',
-      timeout: 25_000,
+    const run = runGatewayToExit({
+      GATEWAY_CONFIG: routes.file,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
     });
     expect(run.status).toBe(1);
     expect(run.stderr + run.stdout).toContain(
       'OTEL_EXPORTER_OTLP_ENDPOINT=\\"collector:4318\\": must be an http(s) base URL',
     );
-  }, 30_000);
+  }, 70_000);
 
   it('should say once, not per batch, that spans were lost when the collector cannot be reached', async () => {
-    const port = await closedPort();
-    let out = '';
-    const child = spawn(process.execPath, NODE_ARGS, {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        GATEWAY_CONFIG: routes.file,
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
-        OTEL_BSP_SCHEDULE_DELAY: '100',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const gateway = await GatewayProcess.start({
+      GATEWAY_CONFIG: routes.file,
+      LOG_LEVEL: 'warn',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
     });
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
     try {
-      const origin = `http://127.0.0.1:${port}`;
-      await eventually(async () => {
-        try {
-          return (await fetch(`${origin}/health/live`)).ok;
-        } catch {
-          return false;
-        }
-      }, 25_000);
+      const origin = gateway.origin;
       for (let i = 0; i < 3; i++) {
         await (await fetch(`${origin}/api/echo/lost-${i}`)).text();
         await new Promise((r) => setTimeout(r, 300));
       }
       // The exporter retries a refused connection for about 9 s before it gives a batch up.
-      await eventually(() => out.includes('spans could not be exported'), 40_000);
+      await eventually(() => gateway.output.includes('spans could not be exported'), 40_000);
       // The later batches fail within the next second: none of them is logged again.
       await new Promise((r) => setTimeout(r, 2_000));
     } finally {
-      child.kill('SIGKILL');
+      gateway.kill();
     }
-    const warnings = out
-      .split('\n')
-      .filter((l) => l.includes('spans could not be exported'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const warnings = gateway.jsonLines().filter((l) => l.msg === 'spans could not be exported');
     expect(warnings).toEqual([
       expect.objectContaining({ level: 'warn', context: 'TraceExport', spans: expect.any(Number) }),
     ]);
   }, 90_000);
 
   it('should export the request as a server span and each attempt as a sibling client span, flushed on SIGTERM', async () => {
-    const port = await closedPort();
-    const child = spawn(process.execPath, NODE_ARGS, {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        GATEWAY_CONFIG: routes.file,
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-        // Only the flush at shutdown can deliver the spans within the test.
-        OTEL_BSP_SCHEDULE_DELAY: '600000',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const gateway = await GatewayProcess.start({
+      GATEWAY_CONFIG: routes.file,
+      LOG_LEVEL: 'warn',
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+      // Only the flush at shutdown can deliver the spans within the test.
+      OTEL_BSP_SCHEDULE_DELAY: '600000',
     });
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     try {
-      const origin = `http://127.0.0.1:${port}`;
-      await eventually(async () => {
-        try {
-          return (await fetch(`${origin}/health/live`)).ok;
-        } catch {
-          return false;
-        }
-      }, 25_000);
+      const origin = gateway.origin;
       const res = await fetch(`${origin}/api/flaky/spans`, { headers: { traceparent: VALID } });
       expect(res.status).toBe(200);
       await res.text();
       expect(receiver.trace(TRACE_ID)).toEqual([]);
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
+      expect(await gateway.stop('SIGTERM')).toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      gateway.kill();
     }
     const spans = receiver.trace(TRACE_ID);
-    expect({ spans: spans.length, output }).toEqual({ spans: 3, output });
+    expect({ spans: spans.length, output: gateway.output }).toEqual({
+      spans: 3,
+      output: gateway.output,
+    });
     const request = spans.find((s) => s.kind === SERVER)!;
     expect(request).toMatchObject({
       service: 'gateway',

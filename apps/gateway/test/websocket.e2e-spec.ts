@@ -1,7 +1,5 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { AddressInfo, connect, createServer, Socket } from 'node:net';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
 import { TokenStore } from '../src/auth/token-store/token-store';
@@ -12,8 +10,9 @@ import { selfSignedCert } from '../../../test/support/self-signed-cert';
 import { decodeJwt, deleteKeys, testKeyPrefix, withEnv } from './support/auth-harness';
 import { startAuthGateway, tokenFor } from './support/auth-gateway';
 import { describeWithRedis, TEST_REDIS_URL } from './support/redis-available';
+import { GatewayProcess } from './support/gateway-process';
 import { eventually, metric, TestGateway, writeConfig } from './support/test-gateway';
-import { closedPort, TestUpstream } from './support/test-upstream';
+import { TestUpstream } from './support/test-upstream';
 import {
   closed,
   nextMessage,
@@ -555,43 +554,21 @@ describeWithRedis('gateway: WebSocket revocation across instances through Redis 
   });
 });
 
-const ROOT = join(__dirname, '..', '..', '..');
-const MAIN = join(ROOT, 'apps/gateway/src/main.ts');
-
 describe('gateway: WebSocket tunnels on SIGTERM (e2e, as a process)', () => {
   it('should keep tunnels through the drain delay, then close them with 1001 and exit 0', async () => {
     const upstream = await new WebSocketUpstream().start();
     const config = writeConfig(routes(upstream.origin));
-    const port = await closedPort();
-    const child: ChildProcess = spawn(
-      process.execPath,
-      ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', MAIN],
-      {
-        cwd: ROOT,
-        env: {
-          ...process.env,
-          GATEWAY_CONFIG: config.file,
-          PORT: String(port),
-          LOG_LEVEL: 'error',
-          DRAIN_DELAY_MS: '500',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
-      },
-    );
+    const gateway = await GatewayProcess.start({
+      GATEWAY_CONFIG: config.file,
+      LOG_LEVEL: 'error',
+      DRAIN_DELAY_MS: '500',
+    });
+    const port = gateway.port;
     try {
-      const origin = `http://127.0.0.1:${port}`;
-      await eventually(async () => {
-        try {
-          return (await fetch(`${origin}/health/live`)).ok;
-        } catch {
-          return false;
-        }
-      }, 25_000);
       const socket = await openSocket(`ws://127.0.0.1:${port}/api/chat/public/x`);
       const end = closed(socket);
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       const signalled = performance.now();
-      child.kill('SIGTERM');
+      gateway.child.kill('SIGTERM');
       await sleep(200);
       // Still relaying during the drain delay.
       const reply = nextMessage(socket);
@@ -605,11 +582,11 @@ describe('gateway: WebSocket tunnels on SIGTERM (e2e, as a process)', () => {
       expect(code).toBe(1001);
       expect(reason).toBe('gateway shutting down');
       expect(at - signalled).toBeGreaterThanOrEqual(450);
-      await expect(exited).resolves.toBe(0);
+      await expect(gateway.exited).resolves.toBe(0);
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      gateway.kill();
       config.remove();
       await upstream.stop();
     }
-  }, 40_000);
+  }, 70_000);
 });
