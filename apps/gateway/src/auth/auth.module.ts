@@ -95,20 +95,9 @@ export function jwtModuleOptions(config: AuthConfig): JwtModuleOptions {
     },
     {
       provide: TokenStore,
-      inject: [authConfig.KEY, REDIS_CONNECTION, GATEWAY_CONFIG],
-      useFactory: (
-        config: AuthConfig,
-        redis: RedisConnection | null,
-        gateway: GatewayConfig,
-      ): TokenStore =>
-        redis
-          ? new RedisTokenStore(redis, {
-              keyPrefix: redis.keyPrefix,
-              // Open WebSocket tunnels close on a revocation, which only the events bring.
-              revocationEvents:
-                config.tokenCache.enabled || gateway.services.some((s) => s.websocket),
-            })
-          : new MemoryTokenStore(),
+      inject: [REDIS_CONNECTION],
+      useFactory: (redis: RedisConnection | null): TokenStore =>
+        redis ? new RedisTokenStore(redis, { keyPrefix: redis.keyPrefix }) : new MemoryTokenStore(),
     },
     {
       provide: LoginRateLimiter,

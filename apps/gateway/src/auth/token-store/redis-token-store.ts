@@ -17,8 +17,6 @@ return 1`;
 
 export interface RedisTokenStoreOptions {
   keyPrefix: string;
-  /** Run the revocation channel and heartbeat that let a local cache of verified tokens stay coherent. */
-  revocationEvents: boolean;
   /** How often this instance publishes a heartbeat to itself through Redis. */
   heartbeatMs?: number;
   /** A cache is coherent only while this instance's last heartbeat came back less than this long ago. */
@@ -70,7 +68,9 @@ export class RedisTokenStore extends TokenStore implements OnModuleInit, OnModul
   }
 
   onModuleInit(): void {
-    if (this.options.revocationEvents) this.startRevocationEvents();
+    // Always on, whatever the token cache: a revocation must also close the token's WebSocket
+    // tunnels on every replica, and a reload may turn tunnels on at any time.
+    this.startRevocationEvents();
   }
 
   async onModuleDestroy(): Promise<void> {
