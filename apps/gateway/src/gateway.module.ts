@@ -17,7 +17,7 @@ import { RoutingModule } from './routing/routing.module';
     ConfigModule.forRoot({
       isGlobal: true,
       ignoreEnvFile: true,
-      load: [serverConfig(8080), gatewaySettings],
+      load: [serverConfig(8080, { tls: true }), gatewaySettings],
     }),
     CommonHttpModule.forRoot({ service: 'gateway' }),
     RoutingModule,

@@ -52,4 +52,13 @@ describe('serverConfig', () => {
     process.env.HTTP_HEADERS_TIMEOUT_MS = '10';
     expect(() => serverConfig(1)()).toThrow(/HTTP_HEADERS_TIMEOUT_MS/);
   });
+
+  it('should read the TLS variables for the edge only, so services started beside it ignore them', () => {
+    process.env.TLS_CERT_FILE = '/nonexistent/cert.pem';
+    delete process.env.TLS_KEY_FILE;
+    expect(serverConfig(1)().tls).toBeNull();
+    expect(() => serverConfig(1, { tls: true })()).toThrow(
+      /TLS_KEY_FILE: must be set together with TLS_CERT_FILE/,
+    );
+  });
 });

@@ -47,7 +47,10 @@ export interface ServerConfig {
   drainDelayMs: number;
   /** Then requests in flight may take this long to finish before their connections are cut. */
   drainTimeoutMs: number;
-  /** The TLS listener beside the plain one (`TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_PORT`), or `null`. */
+  /**
+   * The TLS listener beside the plain one (`TLS_CERT_FILE`, `TLS_KEY_FILE`, `TLS_PORT`), or `null`;
+   * always `null` for an app that is not the edge.
+   */
   tls: TlsSettings | null;
 }
 
@@ -56,9 +59,11 @@ export const SERVER_CONFIG = 'server';
 /**
  * `PORT`, `HOST`, `NODE_ENV`, `HTTP_HEADERS_TIMEOUT_MS` and the drain settings `DRAIN_DELAY_MS`
  * (6 s in production, 1 s otherwise) and `DRAIN_TIMEOUT_MS` of one app, with the app's own
- * default port; and the optional TLS listener (see `loadTlsSettings`).
+ * default port; and, for the edge (`{ tls: true }`: the gateway), the optional TLS listener (see
+ * `loadTlsSettings`). The services behind it never read the TLS variables, so that one environment
+ * can start every process, as `npm start` does, without each of them claiming `TLS_PORT`.
  */
-export function serverConfig(defaultPort: number) {
+export function serverConfig(defaultPort: number, options: { tls?: boolean } = {}) {
   return registerAs(SERVER_CONFIG, (): ServerConfig => {
     const env = validateEnv(ServerEnv, { PORT: String(defaultPort), ...process.env });
     const production = env.NODE_ENV === 'production';
@@ -70,7 +75,7 @@ export function serverConfig(defaultPort: number) {
       drainDelayMs:
         env.DRAIN_DELAY_MS ?? (production ? PRODUCTION_DRAIN_DELAY_MS : DEFAULT_DRAIN_DELAY_MS),
       drainTimeoutMs: env.DRAIN_TIMEOUT_MS,
-      tls: loadTlsSettings(process.env),
+      tls: options.tls ? loadTlsSettings(process.env) : null,
     };
   });
 }

@@ -125,7 +125,7 @@ export async function startAuthApp(
             ConfigModule.forRoot({
               isGlobal: true,
               ignoreEnvFile: true,
-              load: [serverConfig(0), gatewaySettings],
+              load: [serverConfig(0, { tls: true }), gatewaySettings],
             }),
             CommonHttpModule.forRoot({ service: 'gateway' }),
             AuthModule,
