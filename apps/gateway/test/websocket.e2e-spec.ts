@@ -474,13 +474,16 @@ describe('gateway: WebSocket tunnels and a config reload (e2e)', () => {
       const reply = nextMessage(plain);
       plain.send('after the reload');
       await expect(reply).resolves.toBe('after the reload');
-      // Off everywhere: the same handshake is an ordinary request again, answered by the upstream.
+      // Off everywhere: refused like any route without the flag, never sent on as a plain request.
       reload({
         ...config,
         services: config.services.map((service) => ({ ...service, websocket: false })),
       });
       const off = await refusal(`${url}/api/chat/x`);
-      expect(off.status).toBe(404);
+      expect([off.status, off.json.message]).toEqual([
+        400,
+        'chat does not accept WebSocket upgrades',
+      ]);
       expect(upstream.handshakes).toHaveLength(2);
       const echo = nextMessage(tunnel);
       tunnel.send('still open');
