@@ -1,47 +1,25 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { selfSignedCert, SelfSignedCert } from '../../../../test/support/self-signed-cert';
 import { DEFAULT_TLS_PORT, loadTlsSettings } from './tls-settings';
-
-/** A self-signed P-256 certificate and its key, written by the openssl CLI. */
-function selfSigned(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { cert, key };
-}
 
 describe('loadTlsSettings', () => {
   let dir: string;
   let one: { cert: string; key: string };
   let other: { cert: string; key: string };
+  const made: SelfSignedCert[] = [];
+  const selfSigned = (): { cert: string; key: string } => {
+    const cert = selfSignedCert();
+    made.push(cert);
+    return { cert: cert.certFile, key: cert.keyFile };
+  };
   let garbage: string;
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'tls-settings-'));
-    one = selfSigned(dir, 'one');
-    other = selfSigned(dir, 'other');
+    one = selfSigned();
+    other = selfSigned();
     garbage = join(dir, 'garbage.pem');
     writeFileSync(
       garbage,
@@ -49,7 +27,10 @@ describe('loadTlsSettings', () => {
     );
   });
 
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+    for (const cert of made) cert.remove();
+  });
 
   it('should be off when neither file is set (or both are empty)', () => {
     expect(loadTlsSettings({})).toBeNull();
@@ -90,13 +71,13 @@ describe('loadTlsSettings', () => {
     );
     // A certificate where the key should be.
     expect(() => loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: one.cert })).toThrow(
-      /^Invalid configuration: TLS_KEY_FILE: .*one\.crt is not a PEM private key/,
+      `Invalid configuration: TLS_KEY_FILE: ${one.cert} is not a PEM private key`,
     );
   });
 
   it('should refuse a key that does not belong to the certificate', () => {
     expect(() => loadTlsSettings({ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: other.key })).toThrow(
-      /^Invalid configuration: TLS_KEY_FILE: the key in .*other\.key does not belong to the certificate in .*one\.crt/,
+      `Invalid configuration: TLS_KEY_FILE: the key in ${other.key} does not belong to the certificate in ${one.cert}`,
     );
   });
 
