@@ -7,6 +7,11 @@ export type Fault =
   | { kind: 'latency'; ms: number }
   /** Forwards `bytes` of the request (all of it when `Infinity`), then resets the client's connection. */
   | { kind: 'reset'; bytes: number }
+  /**
+   * Forwards the whole request and resets the client's connection when the replica's answer
+   * starts: the replica has done the work, the client never learns of it.
+   */
+  | { kind: 'lose-answer' }
   /** Swallows the request and everything after it on the connection; never answers. */
   | { kind: 'blackhole' };
 
@@ -98,18 +103,20 @@ export class FaultProxy {
     let queue: Promise<void> = Promise.resolve();
     let blackholed = false;
     let resetAt = -1;
+    let loseAnswer = false;
     let sentOfCurrent = 0;
 
     const forward = (bytes: Buffer) => {
       if (bytes.length > 0 && !upstream.destroyed) upstream.write(bytes);
     };
     upstream.on('data', (chunk: Buffer) => {
-      if (!client.destroyed && resetAt < 0) client.write(chunk);
+      if (loseAnswer) client.resetAndDestroy();
+      else if (!client.destroyed && resetAt < 0) client.write(chunk);
     });
     upstream.on('close', () => client.destroy());
     client.on('close', () => {
       // After a reset the replica is left to finish the request it was sent, as after a lost response.
-      if (resetAt >= 0) setTimeout(() => upstream.destroy(), 5_000).unref();
+      if (resetAt >= 0 || loseAnswer) setTimeout(() => upstream.destroy(), 5_000).unref();
       else upstream.destroy();
     });
 
@@ -144,6 +151,9 @@ export class FaultProxy {
             } else if (fault.kind === 'reset') {
               this.injected.reset += 1;
               resetAt = fault.bytes;
+            } else if (fault.kind === 'lose-answer') {
+              this.injected.reset += 1;
+              loseAnswer = true;
             }
           }
           if (resetAt >= 0) {
