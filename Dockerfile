@@ -30,7 +30,7 @@ COPY apps ./apps
 RUN npx nest build gateway user-service product-service checkout-service \
  && mkdir ports \
  && for app in gateway user-service product-service checkout-service; do \
-      grep -rhoE 'serverConfig\)\([0-9]+\)' "dist/apps/$app" | grep -oE '[0-9]+' | head -n 1 > "ports/$app" \
+      grep -rhoE 'serverConfig\)\([0-9]+[,)]' "dist/apps/$app/apps/$app" | grep -oE '[0-9]+' | head -n 1 > "ports/$app" \
       && test -s "ports/$app" || exit 1; \
     done
 
