@@ -1,6 +1,7 @@
 import { IDENTITY_HEADERS } from '@app/contracts';
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import type { Principal } from '../auth/principal';
 
 /**
  * Hop-by-hop headers (RFC 9110 7.6.1) and `HTTP2-Settings` (RFC 7540 3.2.1), which an HTTP/2
@@ -75,6 +76,19 @@ export function upstreamRequestHeaders(req: IncomingMessage, requestId: string):
   if (headers.host !== undefined) out.push('x-forwarded-host', headers.host);
   out.push('x-request-id', requestId);
   return out;
+}
+
+/** Appends the verified caller's identity headers to a flat upstream header list. */
+export function pushIdentityHeaders(headers: string[], principal: Principal): void {
+  const identity = principal.identityHeaders;
+  headers.push(
+    IDENTITY_HEADERS.userId,
+    identity[IDENTITY_HEADERS.userId],
+    IDENTITY_HEADERS.email,
+    identity[IDENTITY_HEADERS.email],
+    IDENTITY_HEADERS.roles,
+    identity[IDENTITY_HEADERS.roles],
+  );
 }
 
 /** Response headers for the client: the upstream's without hop-by-hop, `Proxy-*` and `Access-Control-*` ones. */

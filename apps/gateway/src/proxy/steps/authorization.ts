@@ -1,4 +1,4 @@
-import { IDENTITY_HEADERS } from '@app/contracts';
+import { pushIdentityHeaders } from '../forwarded-headers';
 import type { AuthOutcome, AuthService } from '../../auth/auth.service';
 import { authorizationOf } from '../../auth/bearer-token';
 import type { ServiceConfig } from '../../routing/gateway-config';
@@ -33,15 +33,7 @@ function admit(request: ProxiedRequest, outcome: AuthOutcome): StepVerdict {
   const principal = outcome.principal;
   if (principal !== undefined) {
     request.principal = principal;
-    const identity = principal.identityHeaders;
-    request.upstreamHeaders.push(
-      IDENTITY_HEADERS.userId,
-      identity[IDENTITY_HEADERS.userId],
-      IDENTITY_HEADERS.email,
-      identity[IDENTITY_HEADERS.email],
-      IDENTITY_HEADERS.roles,
-      identity[IDENTITY_HEADERS.roles],
-    );
+    pushIdentityHeaders(request.upstreamHeaders, principal);
   }
   return NEXT;
 }

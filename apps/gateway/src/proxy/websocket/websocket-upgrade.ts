@@ -1,4 +1,3 @@
-import { IDENTITY_HEADERS } from '@app/contracts';
 import {
   APP_PINO,
   formatTraceparent,
@@ -23,7 +22,11 @@ import type { WebSocketsConfig } from '../../routing/gateway-config';
 import { PathCanonicalizer } from '../../routing/path-canonicalizer';
 import type { RouteMatch } from '../../routing/route-table';
 import { AccessLog } from '../access-log';
-import { clientResponseHeaders, upstreamRequestHeaders } from '../forwarded-headers';
+import {
+  clientResponseHeaders,
+  pushIdentityHeaders,
+  upstreamRequestHeaders,
+} from '../forwarded-headers';
 import { HostHeaderCheck } from '../steps/host-header-check';
 import { LiveConfig } from '../live-config';
 import { UpstreamHealth } from '../upstream-health';
@@ -214,17 +217,7 @@ export class WebSocketUpgrade {
       TRACEPARENT_HEADER,
       formatTraceparent(handshake.traceId, this.tracing.ids.generateSpanId(), handshake.sampled),
     );
-    if (principal !== undefined) {
-      const identity = principal.identityHeaders;
-      headers.push(
-        IDENTITY_HEADERS.userId,
-        identity[IDENTITY_HEADERS.userId],
-        IDENTITY_HEADERS.email,
-        identity[IDENTITY_HEADERS.email],
-        IDENTITY_HEADERS.roles,
-        identity[IDENTITY_HEADERS.roles],
-      );
-    }
+    if (principal !== undefined) pushIdentityHeaders(headers, principal);
     const upstreams = handshake.upstreams!;
     const upstream = new UpstreamHandshake(upstreams, this.health, handshake.upstreamPath, headers);
     // Read while the upstream answers, so that a client that leaves is noticed (a socket that is
