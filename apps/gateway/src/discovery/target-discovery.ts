@@ -74,17 +74,7 @@ export class TargetDiscovery implements OnApplicationBootstrap, BeforeApplicatio
     this.timers.clear();
     this.services = discovered(services, this.services);
     if (!this.started || this.stopped) return;
-    for (const service of this.services) {
-      void this.refreshService(service)
-        .catch((err: unknown) =>
-          this.logger.error({
-            msg: 'target discovery failed',
-            upstream: service.upstreams.name,
-            err,
-          }),
-        )
-        .finally(() => this.schedule(service));
-    }
+    for (const service of this.services) this.refreshThenSchedule(service);
   }
 
   beforeApplicationShutdown(): void {
@@ -107,19 +97,24 @@ export class TargetDiscovery implements OnApplicationBootstrap, BeforeApplicatio
     });
   }
 
+  /** Resolves the service's names now (a failure is logged), then again after its interval. */
+  private refreshThenSchedule(service: DiscoveredService): void {
+    void this.refreshService(service)
+      .catch((err: unknown) =>
+        this.logger.error({
+          msg: 'target discovery failed',
+          upstream: service.upstreams.name,
+          err,
+        }),
+      )
+      .finally(() => this.schedule(service));
+  }
+
   private schedule(service: DiscoveredService): void {
     if (this.stopped || service.upstreams.superseded) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.refreshService(service)
-        .catch((err: unknown) =>
-          this.logger.error({
-            msg: 'target discovery failed',
-            upstream: service.upstreams.name,
-            err,
-          }),
-        )
-        .finally(() => this.schedule(service));
+      this.refreshThenSchedule(service);
     }, service.upstreams.config.discovery.intervalMs);
     timer.unref();
     this.timers.add(timer);
