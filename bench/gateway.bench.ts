@@ -49,31 +49,13 @@ import {
   waitReady,
 } from './support/bench-process';
 import { nginxBinary, nginxInstance } from './support/nginx';
+import { ORDER } from './support/payloads';
 import { treeCpuSeconds } from './support/process-cpu';
 
 const BASE_PATH = '/api/bench';
 const CONTENDERS_DIR = join(ROOT, 'bench', 'contenders');
 const METHODS = ['GET', 'POST'] as const;
 type Method = (typeof METHODS)[number];
-
-/** A 1 KB order, the kind of body a checkout POST carries. */
-const ORDER = JSON.stringify({
-  orderId: 'c8f1e0a2-5b7d-4e19-9a3c-2f6d8b1e4a70',
-  customer: { id: 'usr_48213', email: 'jane.doe@example.com' },
-  currency: 'EUR',
-  shipping: {
-    name: 'Jane Doe',
-    street: 'Hauptstrasse 12',
-    city: 'Frankfurt am Main',
-    postcode: '60311',
-    country: 'DE',
-  },
-  lines: Array.from({ length: 14 }, (_, i) => ({
-    sku: `WDG-${1040 + i}-BLU`,
-    quantity: 1 + (i % 3),
-    unitPrice: '19.90',
-  })),
-});
 
 interface Contender {
   name: string;
