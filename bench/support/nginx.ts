@@ -12,7 +12,8 @@ export function nginxBinary(): string | null {
 
 /**
  * A private nginx instance in `dir` (its own prefix, pid file, logs and temp paths; the system's
- * nginx and its config are not read): one worker, upstream keepalive, access log to a file.
+ * nginx and its config are not read): one worker, upstream keepalive (closed before the backends
+ * close it), unlimited requests per client connection, access log to a file.
  * Returns the argv that starts it in the foreground.
  */
 export function nginxInstance(
@@ -39,7 +40,13 @@ export function nginxInstance(
       '  upstream backends {',
       ...targets.map((t) => `    server ${new URL(t).host};`),
       '    keepalive 64;',
+      // Below the backends' own 5 s keep-alive (Node's default), so nginx never reuses a connection
+      // the backend is closing; undici reads the backend's Keep-Alive hint for the same reason.
+      '    keepalive_timeout 4s;',
       '  }',
+      // The Node contenders keep a client connection open for any number of requests; nginx's
+      // default closes one after 1,000, and a load generator racing that close counts an error.
+      '  keepalive_requests 1000000;',
       '  server {',
       `    listen 127.0.0.1:${port};`,
       `    location ${basePath}/ {`,
