@@ -20,6 +20,8 @@ describe('gateway: as a process', () => {
 
   describe('access log', () => {
     const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const BURST = 400;
+    const LONG_SEGMENT = 'x'.repeat(12_000);
     const upstream = new TestUpstream();
     let gateway: GatewayProcess;
     let config: { file: string; remove(): void };
@@ -47,6 +49,23 @@ describe('gateway: as a process', () => {
           res.resume().on('end', resolve),
         ).on('error', reject),
       );
+      // More lines than one batch holds (32 KiB), a few at a time...
+      for (let i = 0; i < BURST; i += 10) {
+        await Promise.all(
+          Array.from({ length: 10 }, async (_, j) => {
+            const res = await fetch(`${gateway.origin}/api/products/${i + j}`, {
+              headers: { 'x-request-id': `burst-${i + j}` },
+            });
+            await res.text();
+          }),
+        );
+      }
+      // ...and one line longer than the room a batch keeps for one more line.
+      await (
+        await fetch(`${gateway.origin}/api/products/${LONG_SEGMENT}`, {
+          headers: { 'x-request-id': 'long-1' },
+        })
+      ).text();
       // SIGTERM drains and flushes the batched access log before the process exits.
       await gateway.stop('SIGTERM');
     }, 70_000);
@@ -82,7 +101,18 @@ describe('gateway: as a process', () => {
       const refused = lines().filter((l) => l.status === 400);
       expect(refused).toHaveLength(1);
       expect(refused[0].traceId).toMatch(/^[0-9a-f]{32}$/);
-      expect(lines()).toHaveLength(2);
+    });
+
+    it('should keep every line whole and in order across batches, and a very long line too', () => {
+      const ids = lines().map((l) => l.requestId);
+      expect(ids).toEqual([
+        'log-1',
+        expect.any(String),
+        ...Array.from({ length: BURST }, (_, i) => `burst-${i}`),
+        'long-1',
+      ]);
+      const long = lines().find((l) => l.requestId === 'long-1');
+      expect(long).toMatchObject({ status: 200, path: `/api/products/${LONG_SEGMENT}` });
     });
   });
 });

@@ -1,4 +1,4 @@
-import { decimalMs } from './access-log';
+import { decimalMs, isoTime } from './access-log';
 
 describe('decimalMs', () => {
   it('writes a latency rounded to the microsecond as String() writes the number', () => {
@@ -8,6 +8,21 @@ describe('decimalMs', () => {
     for (const ms of samples) {
       const rounded = Math.round(ms * 1000) / 1000;
       expect([ms, decimalMs(rounded)]).toEqual([ms, String(rounded)]);
+    }
+  });
+});
+
+describe('isoTime', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('writes the time as toISOString does, across milliseconds, seconds and days', () => {
+    jest.useFakeTimers();
+    const start = Date.UTC(2026, 11, 31, 23, 59, 58, 990);
+    for (let ms = start; ms < start + 2_100; ms += 7) {
+      jest.setSystemTime(ms);
+      expect(isoTime()).toBe(new Date(ms).toISOString());
+      // Twice in one millisecond: the same text.
+      expect(isoTime()).toBe(new Date(ms).toISOString());
     }
   });
 });
