@@ -10,11 +10,14 @@
  *   npx nest build gateway
  *   node -r ts-node/register/transpile-only bench/cost.bench.ts \
  *     [--requests=20000] [--warmup=5000] [--repeat=3] [--connections=50] [--methods=GET,POST] \
- *     [--only=gateway,bare] [--callgrind] [--strace] [--profile] [--gateway=<other build's main.js>]
+ *     [--only=gateway,bare] [--callgrind [--top=40]] [--strace] [--profile] [--gateway=<other build's main.js>]
  *
  * `--strace` prints the system calls per request of each measurement (strace -c attached to it;
  * its CPU figures are then strace's, not the contender's).
  * `--profile` starts the gateway and the bare handler with `--cpu-prof` and leaves the profiles in bench/profiles/.
+ * `--top=N` (with `--callgrind`) starts them with `--perf-basic-prof` and prints, after each
+ * measurement, the N functions with the most instructions of their own per request on the main
+ * thread, the JavaScript ones by name.
  * CPU figures are the median of `--repeat` measurements. Under callgrind everything runs some 50
  * times slower: use a few thousand requests, a longer warm-up (uninstrumented) and few connections
  * (`--requests=1500 --warmup=20000 --connections=10`); its dumps (one per measurement) stay in bench/profiles/ for
@@ -42,6 +45,7 @@ import {
   stop,
   waitReady,
 } from './support/bench-process';
+import { topFunctions } from './support/callgrind-top';
 import { ORDER } from './support/payloads';
 import { treeCpuSeconds } from './support/process-cpu';
 
@@ -159,7 +163,7 @@ function median(values: number[]): number {
  * `<out>.<n>-<thread>`): of every thread, and of the main thread alone, which leaves out V8's
  * background compilation and GC helpers, the noisiest part.
  */
-function lastDumpIr(out: string): { all: number; main: number } {
+function lastDumpIr(out: string): { all: number; main: number; mainFile: string } {
   const dir = dirname(out);
   const prefix = `${out.slice(dir.length + 1)}.`;
   const dumps = readdirSync(dir).filter((f) => f.startsWith(prefix));
@@ -167,13 +171,17 @@ function lastDumpIr(out: string): { all: number; main: number } {
   const last = Math.max(...dumps.map(number));
   let all = 0;
   let main = 0;
+  let mainFile = '';
   for (const file of dumps.filter((f) => number(f) === last)) {
     const totals = /^(?:totals|summary): (\d+)/m.exec(readFileSync(join(dir, file), 'utf8'));
     if (totals === null) throw new Error(`no totals in callgrind dump ${file}`);
     all += Number(totals[1]);
-    if (file.endsWith('-01')) main = Number(totals[1]);
+    if (file.endsWith('-01')) {
+      main = Number(totals[1]);
+      mainFile = join(dir, file);
+    }
   }
-  return { all, main };
+  return { all, main, mainFile };
 }
 
 async function main(): Promise<void> {
@@ -187,9 +195,14 @@ async function main(): Promise<void> {
   const callgrind = process.argv.includes('--callgrind');
   const straced = process.argv.includes('--strace');
   const gatewayEntry = resolve(arg('gateway') ?? GATEWAY_ENTRY);
-  const profile = process.argv.includes('--profile')
-    ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`]
-    : [];
+  const top = callgrind ? option('top', 0) : 0;
+  const profile = [
+    ...(process.argv.includes('--profile')
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(ROOT, 'bench', 'profiles')}`]
+      : []),
+    // Node writes the map to /tmp/perf-<pid>.map, under valgrind the contender's own pid.
+    ...(top > 0 ? ['--perf-basic-prof'] : []),
+  ];
 
   const dir = mkdtempSync(join(tmpdir(), 'gateway-cost-'));
   const children: ChildProcess[] = [];
@@ -336,6 +349,12 @@ async function main(): Promise<void> {
             const ir = lastDumpIr(c.callgrindOut!);
             figures.push(ir.all / r.requests);
             mainThread.push(ir.main / r.requests);
+            if (top > 0) {
+              const perfMap = `/tmp/perf-${pid}.map`;
+              console.log(`${method} ${c.name}, main thread, Ir/req of the function itself:`);
+              for (const row of topFunctions(ir.mainFile, perfMap, r.requests, top))
+                console.log(row);
+            }
           } else {
             figures.push(((after - before) * 1e6) / r.requests);
           }
@@ -354,6 +373,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(children.map(stop));
     rmSync(dir, { recursive: true, force: true });
+    for (const c of contenders) rmSync(`/tmp/perf-${c.process.pid}.map`, { force: true });
   }
 }
 
