@@ -2,6 +2,7 @@ import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import pino from 'pino';
 import { GATEWAY_SETTINGS, GatewaySettings } from '../routing/gateway-env';
+import { LineBatch } from './line-batch';
 
 let lastSecond = -1;
 let secondPrefix = '';
@@ -84,10 +85,6 @@ export interface AccessLogEntry {
  * lines. Half a default pipe (64 KiB), so a batch fits a draining stdout pipe...
  */
 const BATCH_BYTES = 32 * 1024;
-/** ...in a buffer with room for one more line of up to `(BUFFER_BYTES - BATCH_BYTES) / 3` characters... */
-const BUFFER_BYTES = 64 * 1024;
-/** ...as UTF-8 takes at most 3 bytes per UTF-16 unit; a longer line is written on its own. */
-const LINE_CHARS_THAT_FIT = (BUFFER_BYTES - BATCH_BYTES) / 3;
 /** ...and at least this often when traffic is light. */
 const FLUSH_INTERVAL_MS = 250;
 
@@ -101,21 +98,21 @@ type BufferDestination = Omit<ReturnType<typeof pino.destination>, 'write'> & {
  * batches of about 32 KiB (at least every 250 ms) through an asynchronous destination, so that
  * logging never waits on stdout. The line is the one a pino logger with the system's settings
  * writes (`level`, `time`, `service`, the entry, `msg: "proxy"`), formatted here field by field:
- * a generic serialiser walking the entry cost several microseconds a request. Off when `GATEWAY_ACCESS_LOG=false` or `LOG_LEVEL` is above info.
+ * a generic serialiser walking the entry cost several microseconds a request. Off when
+ * `GATEWAY_ACCESS_LOG=false` or `LOG_LEVEL` is above info.
  */
 @Injectable()
 export class AccessLog implements OnApplicationShutdown {
   private readonly destination?: BufferDestination;
   private readonly flushTimer?: NodeJS.Timeout;
-  /** Lines not yet handed to the destination, as UTF-8: one write of a batch costs less than one per line. */
-  private batch = Buffer.allocUnsafeSlow(BUFFER_BYTES);
-  private batched = 0;
+  /** Lines not yet handed to the destination: one write of a batch costs less than one per line. */
+  private readonly lines?: LineBatch;
 
   constructor(config: ConfigService) {
     const settings = config.getOrThrow<GatewaySettings>(GATEWAY_SETTINGS);
     const levels = ['trace', 'debug', 'info'];
     if (!settings.accessLog || !levels.includes(settings.logLevel)) return;
-    this.destination = pino.destination({
+    const destination = pino.destination({
       dest: 1,
       sync: false,
       contentMode: 'buffer',
@@ -124,7 +121,9 @@ export class AccessLog implements OnApplicationShutdown {
       // A stalled stdout drops lines rather than growing the heap without bound.
       maxLength: 16 * 1024 * 1024,
     }) as unknown as BufferDestination;
-    this.flushTimer = setInterval(() => this.flush(), FLUSH_INTERVAL_MS);
+    this.destination = destination;
+    this.lines = new LineBatch((batch) => destination.write(batch), BATCH_BYTES);
+    this.flushTimer = setInterval(() => this.lines?.flush(), FLUSH_INTERVAL_MS);
     this.flushTimer.unref();
   }
 
@@ -133,36 +132,23 @@ export class AccessLog implements OnApplicationShutdown {
   }
 
   write(entry: AccessLogEntry): void {
-    if (this.destination === undefined) return;
+    if (this.lines === undefined) return;
     const method =
       entry.method === undefined ? '' : `,"method":${repeatedJsonString(entry.method)}`;
     const target = entry.target === null ? 'null' : repeatedJsonString(entry.target);
     // Request ids are tokens by construction (`requestIdOf`): no escaping to check for.
-    const line = `{"level":"info","time":"${isoTime()}","service":"gateway","requestId":"${entry.requestId}","traceId":"${entry.traceId}"${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${decimalMs(entry.latencyMs)},"upstream":${repeatedJsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`;
-    if (line.length > LINE_CHARS_THAT_FIT) {
-      this.flush();
-      this.destination.write(Buffer.from(line));
-      return;
-    }
-    this.batched += this.batch.write(line, this.batched);
-    if (this.batched >= BATCH_BYTES) this.flush();
+    this.lines.add(
+      `{"level":"info","time":"${isoTime()}","service":"gateway","requestId":"${entry.requestId}","traceId":"${entry.traceId}"${method},"path":${jsonString(entry.path)},"status":${entry.status},"latencyMs":${decimalMs(entry.latencyMs)},"upstream":${repeatedJsonString(entry.upstream)},"target":${target},"attempts":${entry.attempts},"msg":"proxy"}\n`,
+    );
   }
 
   onApplicationShutdown(): void {
     clearInterval(this.flushTimer);
-    this.flush();
+    this.lines?.flush();
     try {
       this.destination?.flushSync();
     } catch {
       // an asynchronous write still in flight finishes on its own before exit
     }
-  }
-
-  private flush(): void {
-    if (this.batched === 0 || this.destination === undefined) return;
-    // The destination keeps the batch until its write is done: the next lines go to a new buffer.
-    this.destination.write(this.batch.subarray(0, this.batched));
-    this.batch = Buffer.allocUnsafeSlow(BUFFER_BYTES);
-    this.batched = 0;
   }
 }
