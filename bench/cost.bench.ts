@@ -23,8 +23,7 @@
  * (`--requests=1500 --warmup=20000 --connections=10`); its dumps (one per measurement) stay in bench/profiles/ for
  * `callgrind_annotate`.
  */
-import { ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -37,11 +36,18 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
+  BASE_PATH,
+  childEnv,
+  CONTENDERS_DIR,
   freePort,
   GATEWAY_ENTRY,
+  gatewayConfigYaml,
+  gatewayEnv,
   HOST,
+  median,
   option,
   ROOT,
+  startScript,
   stop,
   waitReady,
 } from './support/bench-process';
@@ -49,8 +55,6 @@ import { topFunctions } from './support/callgrind-top';
 import { ORDER } from './support/payloads';
 import { treeCpuSeconds } from './support/process-cpu';
 
-const BASE_PATH = '/api/bench';
-const CONTENDERS = join(ROOT, 'bench', 'contenders');
 interface LoadResult {
   requests: number;
   errors: number;
@@ -64,28 +68,6 @@ interface Contender {
   url: string;
   /** Under callgrind: where its dumps go. */
   callgrindOut?: string;
-}
-
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  delete env.NODE_OPTIONS;
-  delete env.REDIS_URL;
-  delete env.TS_NODE_PROJECT;
-  return env;
-}
-
-async function startScript(file: string, args: string[]): Promise<ChildProcess> {
-  const child = fork(join(CONTENDERS, file), args, {
-    cwd: ROOT,
-    execArgv: [],
-    env: childEnv(),
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  await new Promise<void>((done, fail) => {
-    child.once('message', () => done());
-    child.once('exit', (code) => fail(new Error(`${file} exited (${code}) before it was ready`)));
-  });
-  return child;
 }
 
 function send(
@@ -150,12 +132,6 @@ function failures(log: string): string {
     else if (status === undefined && other === '' && line.includes('"level":"')) other = line;
   }
   return `${JSON.stringify(Object.fromEntries(statuses))} ${other.slice(0, 300)}`;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /**
@@ -235,16 +211,10 @@ async function main(): Promise<void> {
       const config = join(dir, 'gateway.yaml');
       writeFileSync(
         config,
-        [
-          'services:',
-          '  - name: bench',
-          `    basePath: ${BASE_PATH}`,
-          '    targets:',
-          ...targets.map((t) => `      - ${t}`),
-          '    auth:',
-          '      default: public',
+        gatewayConfigYaml(
+          targets,
           // Under valgrind the gateway runs some 50 times slower than its timeouts expect.
-          ...(callgrind
+          callgrind
             ? [
                 '    timeouts:',
                 '      connectMs: 60000',
@@ -254,23 +224,14 @@ async function main(): Promise<void> {
                 '    activeHealth:',
                 '      enabled: false',
               ]
-            : []),
-          '',
-        ].join('\n'),
+            : [],
+        ),
       );
       const port = await freePort();
       const { argv, out } = wrap('gateway', [process.execPath, ...profile, gatewayEntry]);
       const child = spawn(argv[0], argv.slice(1), {
         cwd: ROOT,
-        env: childEnv({
-          NODE_ENV: 'production',
-          PORT: String(port),
-          HOST,
-          GATEWAY_CONFIG: config,
-          GATEWAY_ACCESS_LOG: 'true',
-          LOG_LEVEL: 'info',
-          JWT_SECRET: randomBytes(32).toString('hex'),
-        }),
+        env: gatewayEnv(port, config, 'production'),
         stdio: ['ignore', openSync(join(dir, 'gateway.log'), 'a'), 'inherit'],
       });
       children.push(child);
@@ -286,7 +247,7 @@ async function main(): Promise<void> {
       const { argv, out } = wrap('bare', [
         process.execPath,
         ...profile,
-        join(CONTENDERS, 'bare-proxy.mjs'),
+        join(CONTENDERS_DIR, 'bare-proxy.mjs'),
         String(port),
         BASE_PATH,
         ...targets,

@@ -26,8 +26,7 @@
  * as this one, so that a change is compared before and after under the same background load.
  * Everything listens on 127.0.0.1; every process is a child of this one and is stopped at the end.
  */
-import { ChildProcess, fork, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { ChildProcess, spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -40,11 +39,16 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import {
+  BASE_PATH,
   freePort,
   GATEWAY_ENTRY,
+  gatewayConfigYaml,
+  gatewayEnv,
   HOST,
+  median,
   option,
   ROOT,
+  startScript,
   stop,
   waitReady,
 } from './support/bench-process';
@@ -52,8 +56,6 @@ import { nginxBinary, nginxInstance } from './support/nginx';
 import { ORDER } from './support/payloads';
 import { treeCpuSeconds } from './support/process-cpu';
 
-const BASE_PATH = '/api/bench';
-const CONTENDERS_DIR = join(ROOT, 'bench', 'contenders');
 const METHODS = ['GET', 'POST'] as const;
 type Method = (typeof METHODS)[number];
 
@@ -81,36 +83,6 @@ interface LoadResult {
   errors: number;
   non2xx: number;
   error?: string;
-}
-
-/** Environment for child processes: no inherited require hooks, no shared Redis. */
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
-  delete env.NODE_OPTIONS;
-  delete env.REDIS_URL;
-  delete env.TS_NODE_PROJECT;
-  return env;
-}
-
-/** A .mjs program from bench/contenders, as plain `node file args`; resolves once it listens. */
-async function startScript(file: string, args: string[], logFile?: number): Promise<ChildProcess> {
-  const child = fork(join(CONTENDERS_DIR, file), args, {
-    cwd: ROOT,
-    execArgv: [],
-    env: childEnv(),
-    stdio: ['ignore', logFile ?? 'ignore', 'inherit', 'ipc'],
-  });
-  await new Promise<void>((done, fail) => {
-    child.once('message', () => done());
-    child.once('exit', (code) => fail(new Error(`${file} exited (${code}) before it was ready`)));
-  });
-  return child;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function runLoad(load: ChildProcess, job: object): Promise<LoadResult> {
@@ -274,19 +246,7 @@ async function main(): Promise<void> {
     children.push(load);
 
     const configFile = join(dir, 'gateway.bench.yaml');
-    writeFileSync(
-      configFile,
-      [
-        'services:',
-        '  - name: bench',
-        `    basePath: ${BASE_PATH}`,
-        '    targets:',
-        ...targets.map((t) => `      - ${t}`),
-        '    auth:',
-        '      default: public',
-        '',
-      ].join('\n'),
-    );
+    writeFileSync(configFile, gatewayConfigYaml(targets));
     const profileDir = join(ROOT, 'bench', 'profiles');
     if (profile) mkdirSync(profileDir, { recursive: true });
     const gateway = async (name: string, nodeEnv: string, entry = GATEWAY_ENTRY): Promise<void> => {
@@ -297,15 +257,7 @@ async function main(): Promise<void> {
         [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), entry],
         {
           cwd: ROOT,
-          env: childEnv({
-            NODE_ENV: nodeEnv,
-            PORT: String(port),
-            HOST,
-            GATEWAY_CONFIG: configFile,
-            GATEWAY_ACCESS_LOG: 'true',
-            LOG_LEVEL: 'info',
-            JWT_SECRET: randomBytes(32).toString('hex'),
-          }),
+          env: gatewayEnv(port, configFile, nodeEnv),
           stdio: ['ignore', openSync(join(dir, `${name}.log`), 'a'), 'inherit'],
         },
       );
