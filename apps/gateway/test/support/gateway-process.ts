@@ -82,13 +82,17 @@ export class GatewayProcess {
 
   /** Sends `signal` and waits for the exit code. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    if (this.running) this.child.kill(signal);
     return this.exited;
   }
 
   /** Ends the process at once, if it still runs; for `finally` blocks. */
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    if (this.running) this.child.kill('SIGKILL');
+  }
+
+  private get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
   }
 
   private async untilLive(timeoutMs: number): Promise<void> {
