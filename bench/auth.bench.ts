@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import {
   freePort,
   GATEWAY_ENTRY,
+  gatewayEnv,
   HOST,
   option,
   ROOT,
@@ -149,14 +150,7 @@ async function main(): Promise<void> {
     spawn(process.execPath, [GATEWAY_ENTRY], {
       cwd: ROOT,
       env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        PORT: String(port),
-        HOST,
-        GATEWAY_CONFIG: configFile,
-        GATEWAY_ACCESS_LOG: 'true',
-        LOG_LEVEL: 'info',
-        JWT_SECRET: randomBytes(32).toString('hex'),
+        ...gatewayEnv(port, configFile, 'production'),
         REDIS_URL: useRedis ? REDIS_URL : '',
         REDIS_KEY_PREFIX: prefix,
         AUTH_TOKEN_CACHE: String(cache),
