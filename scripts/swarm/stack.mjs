@@ -185,6 +185,30 @@ export async function waitHealthy(host, expected, timeoutMs = 600_000) {
 }
 
 /**
+ * The admin's access token. Until a gateway has resolved the user service's tasks, the login
+ * answers 502, 503 or 504 (or the edge has no gateway yet): asked again until `deadline`. Any
+ * other answer than 200 is final.
+ */
+async function adminToken(gatewayUrl, adminEmail, deadline) {
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    const login = await fetch(`${gatewayUrl}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: adminEmail, password: secretValue('admin_password') }),
+    }).catch(() => null);
+    if (login?.status === 200) return (await login.json()).accessToken;
+    if (login !== null && ![502, 503, 504].includes(login.status)) {
+      throw new Error(`admin login answers ${login.status}`);
+    }
+    last = login === null ? 'no answer' : `${login.status}`;
+    await login?.arrayBuffer();
+    await sleep(1000);
+  }
+  throw new Error(`admin login still answers ${last} at the deadline`);
+}
+
+/**
  * Waits until the gateway routes to every task: healthy in Swarm is not yet in rotation, since each
  * gateway resolves tasks.<service> every few seconds and probes a new target before using it. Asks
  * `/api/admin/status` through the published port (the edge alternates between the gateways) until
@@ -196,15 +220,9 @@ export async function waitRouted(
   adminEmail,
   { times = 4, timeoutMs = 120_000 } = {},
 ) {
-  const login = await fetch(`${gatewayUrl}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: adminEmail, password: secretValue('admin_password') }),
-  });
-  if (login.status !== 200) throw new Error(`admin login answers ${login.status}`);
-  const { accessToken } = await login.json();
-  const desired = Object.fromEntries(serviceStates(host).map((s) => [s.name, s.desired]));
   const deadline = Date.now() + timeoutMs;
+  const accessToken = await adminToken(gatewayUrl, adminEmail, deadline);
+  const desired = Object.fromEntries(serviceStates(host).map((s) => [s.name, s.desired]));
   let inARow = 0;
   let last = '';
   for (;;) {
