@@ -220,6 +220,7 @@ describe('ProxyExchange against a fake dispatcher', () => {
         res,
         upstreams,
         route: route(),
+        path: '/svc/items',
         upstreamPath: '/items',
         headers,
         requestId: 'rid-1',

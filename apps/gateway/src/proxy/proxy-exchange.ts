@@ -77,6 +77,8 @@ export interface ExchangeRequest {
   readonly res: ServerResponse;
   readonly upstreams: ServiceUpstreams;
   readonly route: RouteMatch;
+  /** The canonical path the client asked for (base path included, no query): the access log's. */
+  readonly path: string;
   /** Path and query sent upstream: the canonical path without the base path, the raw query. */
   readonly upstreamPath: string;
   /** Flat `[name, value, ...]`; the auth step appends the identity headers before the first attempt. */
@@ -458,7 +460,7 @@ export class ProxyExchange {
   private finish(status: number): void {
     if (this.stateNow === 'done') return;
     this.stateNow = 'done';
-    const { upstreams, started, req, route, requestId, trace } = this.request;
+    const { upstreams, started, req, path, requestId, trace } = this.request;
     const latencyMs = performance.now() - started;
     upstreams.metrics.record(status, latencyMs / 1000);
     trace.end(status);
@@ -467,7 +469,7 @@ export class ProxyExchange {
         requestId,
         traceId: trace.traceId,
         method: req.method,
-        path: upstreams.config.basePath + (route.path === '/' ? '' : route.path),
+        path,
         status,
         latencyMs: Math.round(latencyMs * 1000) / 1000,
         upstream: upstreams.name,

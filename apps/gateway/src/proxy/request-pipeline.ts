@@ -150,6 +150,7 @@ export class RequestPipeline {
       res,
       upstreams,
       route,
+      path: canonical.path,
       upstreamPath: route.path + canonical.query,
       headers,
       requestId,

@@ -67,6 +67,16 @@ describe('PathCanonicalizer', () => {
     expect(refusal(target)).toBe(reason);
   });
 
+  it.each([
+    ['/../a b', 'control, space or non-ASCII character in path'],
+    ['//a\\b', 'backslash in path'],
+    ['/a/../%zz', 'invalid percent-encoding in path'],
+    ['/./a//b', 'dot segment in path'],
+    ['/a//./b', 'empty path segment'],
+  ])('should give the character problem before the segment problem, the first segment first: %j', (target, reason) => {
+    expect(refusal(target)).toBe(reason);
+  });
+
   it('should refuse a missing target', () => {
     expect(refusal(undefined)).toBe('the request target must start with "/"');
   });

@@ -19,6 +19,7 @@ const DOT = 0x2e;
 const PERCENT = 0x25;
 const BACKSLASH = 0x5c;
 const HASH = 0x23;
+const QUESTION = 0x3f;
 
 /** Bytes that may not appear percent-encoded: they would change the path's structure after decoding. */
 const STRUCTURAL_BYTES = new Set([0x00, SLASH, BACKSLASH, DOT]);
@@ -38,46 +39,59 @@ export class PathCanonicalizer {
     if (target === undefined || target.charCodeAt(0) !== SLASH) {
       return reject('the request target must start with "/"');
     }
-    const queryAt = target.indexOf('?');
-    const raw = queryAt < 0 ? target : target.slice(0, queryAt);
-    const query = queryAt < 0 ? '' : target.slice(queryAt);
-
+    // One pass over the path: its characters, and each segment as its closing slash arrives.
+    // Decoding cannot make a `/` or `.` (both refused encoded), so segments are judged raw; a
+    // character or escape problem anywhere is reported before a segment problem.
+    const length = target.length;
+    let end = length;
     let hasEscapes = false;
-    for (let i = 0; i < raw.length; i++) {
-      const c = raw.charCodeAt(i);
-      if (c <= 0x20 || c >= 0x7f) return reject('control, space or non-ASCII character in path');
-      if (c === BACKSLASH) return reject('backslash in path');
-      if (c === HASH) return reject('fragment in request target');
-      if (c === PERCENT) hasEscapes = true;
+    let segmentProblem: string | null = null;
+    let segmentStart = 1;
+    for (let i = 1; i < length; i++) {
+      const c = target.charCodeAt(i);
+      if (c === SLASH) {
+        segmentProblem ??= segmentIssue(target, segmentStart, i);
+        segmentStart = i + 1;
+      } else if (c === QUESTION) {
+        end = i;
+        break;
+      } else if (c <= 0x20 || c >= 0x7f) {
+        return reject('control, space or non-ASCII character in path');
+      } else if (c === BACKSLASH) {
+        return reject('backslash in path');
+      } else if (c === HASH) {
+        return reject('fragment in request target');
+      } else if (c === PERCENT) {
+        hasEscapes = true;
+      }
     }
+    // An empty last segment is the root or a trailing slash, which is dropped.
+    const lastEmpty = segmentStart === end;
+    if (!lastEmpty) segmentProblem ??= segmentIssue(target, segmentStart, end);
 
-    let path = raw;
+    let path = end === length ? target : target.slice(0, end);
     if (hasEscapes) {
-      const decoded = decodeUnreserved(raw);
+      const decoded = decodeUnreserved(path);
       if (typeof decoded !== 'string') return decoded;
       path = decoded;
     }
-
-    let start = 1;
-    for (;;) {
-      const slash = path.indexOf('/', start);
-      const end = slash < 0 ? path.length : slash;
-      const length = end - start;
-      if (length === 0) {
-        if (slash >= 0) return reject('empty path segment');
-        if (start > 1) path = path.slice(0, -1);
-        break;
-      }
-      if (path.charCodeAt(start) === DOT) {
-        if (length === 1 || (length === 2 && path.charCodeAt(start + 1) === DOT)) {
-          return reject('dot segment in path');
-        }
-      }
-      if (slash < 0) break;
-      start = slash + 1;
-    }
-    return { ok: true, path, query };
+    if (segmentProblem !== null) return reject(segmentProblem);
+    if (lastEmpty && end > 1) path = path.slice(0, -1);
+    return { ok: true, path, query: end === length ? '' : target.slice(end) };
   }
+}
+
+/** What is wrong with the segment `target[start, end)`: empty, `.` or `..`; `null` if nothing. */
+function segmentIssue(target: string, start: number, end: number): string | null {
+  const length = end - start;
+  if (length === 0) return 'empty path segment';
+  if (
+    target.charCodeAt(start) === DOT &&
+    (length === 1 || (length === 2 && target.charCodeAt(start + 1) === DOT))
+  ) {
+    return 'dot segment in path';
+  }
+  return null;
 }
 
 function decodeUnreserved(raw: string): string | PathRejection {
