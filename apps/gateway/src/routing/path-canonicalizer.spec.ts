@@ -73,9 +73,12 @@ describe('PathCanonicalizer', () => {
     ['/a/../%zz', 'invalid percent-encoding in path'],
     ['/./a//b', 'dot segment in path'],
     ['/a//./b', 'empty path segment'],
-  ])('should give the character problem before the segment problem, the first segment first: %j', (target, reason) => {
-    expect(refusal(target)).toBe(reason);
-  });
+  ])(
+    'should give the character problem before the segment problem, the first segment first: %j',
+    (target, reason) => {
+      expect(refusal(target)).toBe(reason);
+    },
+  );
 
   it('should refuse a missing target', () => {
     expect(refusal(undefined)).toBe('the request target must start with "/"');
