@@ -16,7 +16,6 @@ import { GatewayMetrics } from '../metrics/gateway-metrics';
 import type { GatewayConfig } from '../routing/gateway-config';
 import { parseGatewayConfig } from '../routing/gateway-config.loader';
 import { GATEWAY_SETTINGS } from '../routing/gateway-env';
-import type { RouteMatch } from '../routing/route-table';
 import { Tracing } from '@app/common';
 import { AccessLog } from './access-log';
 import { ExchangeTrace } from './exchange-trace';
@@ -199,18 +198,6 @@ describe('ProxyExchange against a fake dispatcher', () => {
     registry.get(0).balancer.replace(targets);
   }
 
-  function route(): RouteMatch {
-    const service = config.services[0];
-    return {
-      service,
-      path: '/items',
-      policy: service.auth.default,
-      fenced: false,
-      cache: null,
-      rateLimits: null,
-    };
-  }
-
   beforeAll(async () => {
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       const upstreams = registry.get(0);
@@ -219,7 +206,6 @@ describe('ProxyExchange against a fake dispatcher', () => {
         req,
         res,
         upstreams,
-        route: route(),
         path: '/svc/items',
         upstreamPath: '/items',
         headers,

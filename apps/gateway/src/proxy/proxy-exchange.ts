@@ -8,7 +8,6 @@ import type { Span } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ResponseTap } from '../cache/response-tap';
-import type { RouteMatch } from '../routing/route-table';
 import type { AccessLog } from './access-log';
 import { sendError } from './error-response';
 import { endAttemptSpan, type ExchangeTrace } from './exchange-trace';
@@ -76,7 +75,6 @@ export interface ExchangeRequest {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly upstreams: ServiceUpstreams;
-  readonly route: RouteMatch;
   /** The canonical path the client asked for (base path included, no query): the access log's. */
   readonly path: string;
   /** Path and query sent upstream: the canonical path without the base path, the raw query. */

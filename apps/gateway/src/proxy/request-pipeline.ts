@@ -149,7 +149,6 @@ export class RequestPipeline {
       req,
       res,
       upstreams,
-      route,
       path: canonical.path,
       upstreamPath: route.path + canonical.query,
       headers,
